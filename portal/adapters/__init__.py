@@ -1,0 +1,1 @@
+"""Adapters to outside services, each behind a small interface with an embedded default."""

@@ -1,0 +1,103 @@
+"""Settings from the environment, with defaults that run the portal with nothing installed.
+
+Each real service is switched on by one variable; left unset, the embedded default is
+used: SQLite under ``instance/``, documents in a local folder, simulated payments, mail
+kept in the outbox table, jobs run in-process. Production mode refuses the defaults
+that would be unsafe there.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+DEFAULT_SECRET_KEY = "local-development-only-secret-key"  # noqa: S105 - refused in production
+ENVIRONMENTS = ("development", "testing", "production")
+PAYMENT_PROVIDERS = ("simulated",)
+
+
+class ConfigurationError(RuntimeError):
+    """The settings cannot be used: the message lists every problem found."""
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str
+    secret_key: str
+    database_url: str
+    storage_url: str
+    payments_provider: str
+    mail_url: str
+    mail_sender: str
+    redis_url: str | None
+    agency_name: str
+    agency_contact: str
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], instance_path: Path) -> Settings:
+        env = environ.get("PORTAL_ENV", "development")
+        return cls(
+            env=env,
+            secret_key=environ.get("SECRET_KEY", DEFAULT_SECRET_KEY),
+            database_url=environ.get("DATABASE_URL", f"sqlite:///{instance_path / 'portal.db'}"),
+            storage_url=environ.get("STORAGE_URL", (instance_path / "documents").as_uri()),
+            payments_provider=environ.get("PAYMENTS_PROVIDER", "simulated"),
+            mail_url=environ.get("MAIL_URL", "outbox:"),
+            mail_sender=environ.get("MAIL_SENDER", "collections@agency.example"),
+            redis_url=environ.get("REDIS_URL") or None,
+            agency_name=environ.get("AGENCY_NAME", "Northgate Collections"),
+            agency_contact=environ.get(
+                "AGENCY_CONTACT", "+49 30 1234 5678 · help@agency.example"
+            ),
+        )
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    def problems(self) -> list[str]:
+        """Everything that makes these settings unusable, production rules included."""
+        found = []
+        if self.env not in ENVIRONMENTS:
+            found.append(f"PORTAL_ENV must be one of {', '.join(ENVIRONMENTS)}, not {self.env!r}")
+        if self.payments_provider not in PAYMENT_PROVIDERS:
+            found.append(f"PAYMENTS_PROVIDER {self.payments_provider!r} is not available")
+        if not self.is_production:
+            return found
+        if self.secret_key == DEFAULT_SECRET_KEY or len(self.secret_key) < 32:
+            found.append("SECRET_KEY must be set to a random value of 32 characters or more")
+        if self.database_url.startswith("sqlite"):
+            found.append("DATABASE_URL must point at PostgreSQL, not SQLite")
+        if self.payments_provider == "simulated":
+            found.append("the simulated payment provider cannot take real payments")
+        return found
+
+    def flask_config(self) -> dict[str, Any]:
+        return {
+            "SECRET_KEY": self.secret_key,
+            "TESTING": self.env == "testing",
+            "SESSION_COOKIE_HTTPONLY": True,
+            "SESSION_COOKIE_SAMESITE": "Lax",
+            "SESSION_COOKIE_SECURE": self.is_production,
+            "REMEMBER_COOKIE_HTTPONLY": True,
+            "REMEMBER_COOKIE_SECURE": self.is_production,
+            "WTF_CSRF_TIME_LIMIT": None,
+            "RATELIMIT_STORAGE_URI": self.redis_url or "memory://",
+            "RATELIMIT_HEADERS_ENABLED": True,
+            "MAX_CONTENT_LENGTH": 25 * 1024 * 1024,
+        }
+
+
+def load_settings(overrides: Mapping[str, str] | None, instance_path: Path) -> Settings:
+    environ = {**os.environ, **(overrides or {})}
+    settings = Settings.from_env(environ, instance_path)
+    if problems := settings.problems():
+        raise ConfigurationError("refusing to start: " + "; ".join(problems))
+    return settings

@@ -1,0 +1,7 @@
+"""The debtor's side: no account, a payment link from a letter or e-mail."""
+
+from flask import Blueprint
+
+bp = Blueprint("debtor", __name__, url_prefix="/pay")
+
+from portal.debtor import views  # noqa: E402, F401 - registers the routes

@@ -1,0 +1,39 @@
+"""SQLAlchemy models, one module per aggregate. Importing this package maps them all."""
+
+from portal.models.activity import Activity, ActivityKind
+from portal.models.append_only import AppendOnlyError
+from portal.models.audit import AuditEntry
+from portal.models.case import Case, Closure, HoldReason, Invoice, Stage
+from portal.models.debtor import Debtor, DebtorContact, DebtorKind
+from portal.models.document import Document, DocumentKind
+from portal.models.ledger import EntryKind, LedgerEntry
+from portal.models.outbox import OutboxMessage
+from portal.models.user import CREDITOR_ROLES, STAFF_ROLES, Role, StaffTenantAccess, User
+from tenants.models import Tenant, TenantStatus
+
+__all__ = [
+    "CREDITOR_ROLES",
+    "STAFF_ROLES",
+    "Activity",
+    "ActivityKind",
+    "AppendOnlyError",
+    "AuditEntry",
+    "Case",
+    "Closure",
+    "Debtor",
+    "DebtorContact",
+    "DebtorKind",
+    "Document",
+    "DocumentKind",
+    "EntryKind",
+    "HoldReason",
+    "Invoice",
+    "LedgerEntry",
+    "OutboxMessage",
+    "Role",
+    "Stage",
+    "StaffTenantAccess",
+    "Tenant",
+    "TenantStatus",
+    "User",
+]

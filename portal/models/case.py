@@ -1,0 +1,133 @@
+"""A placed account (a case) and the invoices it collects."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.db import Base, UTCDateTime, utcnow
+from portal.models.debtor import Debtor
+from portal.models.user import User
+from tenants.models import Tenant, enum_column
+from tenants.scoping import TenantOwned
+
+if TYPE_CHECKING:
+    from portal.models.activity import Activity
+    from portal.models.document import Document
+    from portal.models.ledger import LedgerEntry
+
+
+class Stage(enum.StrEnum):
+    """Where a case stands in the collection process (transitions live in services)."""
+
+    PLACED = "placed"
+    REMINDER = "amicable.reminder"
+    DEMAND = "amicable.demand"
+    NEGOTIATION = "amicable.negotiation"
+    LEGAL_REVIEW = "legal.review"
+    LITIGATION = "legal.litigation"
+    JUDGMENT = "legal.judgment"
+    ENFORCEMENT = "enforcement"
+    ON_HOLD = "on_hold"
+    CLOSED = "closed"
+
+    @property
+    def family(self) -> str:
+        """``amicable`` or ``legal``: which commission rate applies to what is collected."""
+        if self.value.startswith("legal") or self is Stage.ENFORCEMENT:
+            return "legal"
+        return "amicable"
+
+    @property
+    def label(self) -> str:
+        return STAGE_LABELS[self]
+
+
+STAGE_LABELS = {
+    Stage.PLACED: "Placed",
+    Stage.REMINDER: "Reminder",
+    Stage.DEMAND: "Demand letter",
+    Stage.NEGOTIATION: "Negotiation",
+    Stage.LEGAL_REVIEW: "Legal review",
+    Stage.LITIGATION: "Litigation",
+    Stage.JUDGMENT: "Judgment",
+    Stage.ENFORCEMENT: "Enforcement",
+    Stage.ON_HOLD: "On hold",
+    Stage.CLOSED: "Closed",
+}
+
+
+class HoldReason(enum.StrEnum):
+    DISPUTE = "dispute"
+    INSOLVENCY = "insolvency"
+    CEASE_CONTACT = "cease_contact"
+    CREDITOR_REQUEST = "creditor_request"
+
+
+class Closure(enum.StrEnum):
+    PAID = "paid"
+    SETTLED = "settled"
+    WITHDRAWN = "withdrawn"
+    UNCOLLECTIBLE = "uncollectible"
+
+
+class Case(TenantOwned, Base):
+    __tablename__ = "cases"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "creditor_reference"),
+        # The collector's queue: due cases by date and priority, per collector.
+        Index("ix_cases_queue", "stage", "next_action_on", "priority"),
+        Index("ix_cases_collector_queue", "assigned_collector_id", "next_action_on"),
+        # The creditor's dashboard: cases by stage and by placement date.
+        Index("ix_cases_tenant_stage", "tenant_id", "stage"),
+        Index("ix_cases_tenant_placed", "tenant_id", "placed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    debtor_id: Mapped[int] = mapped_column(ForeignKey("debtors.id"), index=True)
+    creditor_reference: Mapped[str] = mapped_column(String(64))
+    agency_reference: Mapped[str] = mapped_column(String(20), unique=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    stage: Mapped[Stage] = mapped_column(enum_column(Stage), default=Stage.PLACED)
+    stage_before_hold: Mapped[Stage | None] = mapped_column(enum_column(Stage))
+    hold_reason: Mapped[HoldReason | None] = mapped_column(enum_column(HoldReason))
+    closure: Mapped[Closure | None] = mapped_column(enum_column(Closure))
+    assigned_collector_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    next_action_on: Mapped[date | None] = mapped_column(Date)
+    priority: Mapped[int] = mapped_column(Integer, default=50)
+    placed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    tenant: Mapped[Tenant] = relationship()
+    debtor: Mapped[Debtor] = relationship()
+    assigned_collector: Mapped[User | None] = relationship()
+    invoices: Mapped[list[Invoice]] = relationship(
+        back_populates="case", cascade="all, delete-orphan", order_by="Invoice.due_date"
+    )
+    documents: Mapped[list[Document]] = relationship(
+        back_populates="case", order_by="Document.uploaded_at"
+    )
+    activities: Mapped[list[Activity]] = relationship(
+        back_populates="case", order_by="Activity.occurred_at.desc()"
+    )
+    ledger_entries: Mapped[list[LedgerEntry]] = relationship(
+        back_populates="case", order_by="LedgerEntry.id"
+    )
+
+
+class Invoice(TenantOwned, Base):
+    __tablename__ = "invoices"
+    __table_args__ = (UniqueConstraint("case_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    number: Mapped[str] = mapped_column(String(64))
+    issue_date: Mapped[date] = mapped_column(Date)
+    due_date: Mapped[date] = mapped_column(Date)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+
+    case: Mapped[Case] = relationship(back_populates="invoices")

@@ -1,0 +1,51 @@
+"""The append-only ledger every balance is derived from.
+
+Amounts are signed integers in the currency's minor units: what the debtor owes more
+(principal, interest, fees) is positive, what reduces it (payments) is negative, and
+adjustments are either. Nothing is ever updated; a mistake is reversed by a new entry.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import BigInteger, Date, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.db import Base, UTCDateTime, utcnow
+from portal.models.append_only import AppendOnly
+from tenants.models import enum_column
+from tenants.scoping import TenantOwned
+
+if TYPE_CHECKING:
+    from portal.models.case import Case
+
+
+class EntryKind(enum.StrEnum):
+    PRINCIPAL = "principal"
+    INTEREST = "interest"
+    FEE = "fee"
+    PAYMENT = "payment"
+    ADJUSTMENT = "adjustment"
+
+
+class LedgerEntry(AppendOnly, TenantOwned, Base):
+    __tablename__ = "ledger_entries"
+    __table_args__ = (Index("ix_ledger_case_kind", "case_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"))
+    kind: Mapped[EntryKind] = mapped_column(enum_column(EntryKind))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    value_date: Mapped[date] = mapped_column(Date)
+    description: Mapped[str] = mapped_column(String(300))
+    # A provider event id or idempotency key: the same money event is booked once.
+    event_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    case: Mapped[Case] = relationship(back_populates="ledger_entries")

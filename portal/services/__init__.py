@@ -1,0 +1,1 @@
+"""The domain: plain functions over the session that only ``flush()``; callers commit."""

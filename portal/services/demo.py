@@ -1,0 +1,210 @@
+"""Demo tenants, people and cases, so a new installation shows a working portal."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.db import utcnow
+from portal.models import (
+    ActivityKind,
+    Case,
+    Closure,
+    DebtorKind,
+    EntryKind,
+    HoldReason,
+    Role,
+    Stage,
+    Tenant,
+    User,
+)
+from portal.services import ledger
+from portal.services.placement import (
+    ContactDetails,
+    DebtorDetails,
+    InvoiceDetails,
+    place_case,
+)
+from portal.services.timeline import log_activity
+from portal.services.users import create_user
+from tenants.onboarding import create_tenant
+
+DEMO_PASSWORD = "portal-demo-2026"  # noqa: S105 - printed for the demo; refused in production
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    email: str
+    role: Role
+    tenant: str | None
+
+
+TENANTS = (
+    ("acme", "Acme Industrial Supplies GmbH", "EUR"),
+    ("brightline", "Brightline Software Ltd", "GBP"),
+)
+STAFF = (
+    ("admin@agency.example", "Alex Admin", Role.AGENCY_ADMIN),
+    ("carla@agency.example", "Carla Collector", Role.COLLECTOR),
+    ("colin@agency.example", "Colin Collector", Role.COLLECTOR),
+    ("lena@agency.example", "Lena Legal", Role.LEGAL),
+)
+DEBTOR_NAMES = (
+    "Keller Bau GmbH", "Nordwind Logistik AG", "Harbour Cafe Ltd", "Pine & Oak Interiors",
+    "Vogel Elektrotechnik", "Riverside Dental Practice", "Summit Print Works",
+    "Blue Fern Florists", "Orion Fitness Club", "Lindqvist Haulage", "Maple Street Bakery",
+    "Quantum Tooling SARL", "Sonnenhof Hotel KG", "Atlas Scaffolding Ltd", "Greenfield Farms",
+    "Metro Cleaning Services", "Castle Hill Garage", "Delta Packaging BV", "Juniper Events",
+    "Kestrel Security Ltd", "Falkenberg Metall", "Willow Care Homes", "Brook & Sons Joinery",
+    "Copperleaf Catering", "Marlin Marine Supplies",
+)
+# How the demo's cases are spread over the process, with the outcome of the last action.
+STAGE_MIX = (
+    (Stage.PLACED, None), (Stage.PLACED, None), (Stage.REMINDER, "Reminder letter sent"),
+    (Stage.REMINDER, "No answer, voicemail left"), (Stage.REMINDER, "Reminder email sent"),
+    (Stage.DEMAND, "Demand letter sent"), (Stage.DEMAND, "Debtor asked for invoice copies"),
+    (Stage.NEGOTIATION, "Promise to pay by end of month"),
+    (Stage.NEGOTIATION, "Asked for an instalment plan"), (Stage.LEGAL_REVIEW, "Claim reviewed"),
+    (Stage.LITIGATION, "Claim filed with the court"), (Stage.JUDGMENT, "Judgment obtained"),
+    (Stage.ENFORCEMENT, "Garnishment order served"), (Stage.ON_HOLD, "Debtor disputes delivery"),
+    (Stage.CLOSED, "Paid in full"), (Stage.CLOSED, "Settled at 80 %"),
+)
+
+
+def is_loaded(session: Session) -> bool:
+    return session.scalar(select(Tenant.id).where(Tenant.slug == TENANTS[0][0])) is not None
+
+
+CREDITOR_LOGINS = ((Role.CREDITOR_ADMIN, "finance"), (Role.CREDITOR_USER, "credit"))
+
+
+def logins() -> list[DemoLogin]:
+    """The demo's sign-ins, to print (every one uses ``DEMO_PASSWORD``)."""
+    staff = [DemoLogin(email, role, None) for email, _name, role in STAFF]
+    creditors = [
+        DemoLogin(f"{who}@{slug}.example", role, slug)
+        for slug, _name, _currency in TENANTS
+        for role, who in CREDITOR_LOGINS
+    ]
+    return staff + creditors
+
+
+def load(session: Session, *, cases_per_tenant: int = 25, seed: int = 7) -> None:
+    """Create the demo (call inside ``unscoped``, once: see ``is_loaded``)."""
+    rng = random.Random(seed)  # noqa: S311 - demo data, not security
+    staff = [
+        create_user(session, email=email, name=name, role=role, password=DEMO_PASSWORD)
+        for email, name, role in STAFF
+    ]
+    collectors = [user for user in staff if user.role is Role.COLLECTOR]
+    for slug, name, currency in TENANTS:
+        tenant = create_tenant(session, slug=slug, name=name, currency=currency)
+        for role, who in CREDITOR_LOGINS:
+            create_user(
+                session,
+                email=f"{who}@{slug}.example",
+                name=f"{who.title()} team, {name}",
+                role=role,
+                password=DEMO_PASSWORD,
+                tenant=tenant,
+            )
+        for number in range(cases_per_tenant):
+            _demo_case(session, tenant, number, rng, collectors)
+    session.flush()
+
+
+def _demo_case(
+    session: Session, tenant: Tenant, number: int, rng: random.Random, collectors: list[User]
+) -> Case:
+    today = utcnow().date()
+    debtor_name = DEBTOR_NAMES[(number * 7 + tenant.id) % len(DEBTOR_NAMES)]
+    first_due = today - timedelta(days=rng.randint(35, 400))
+    invoices = [
+        InvoiceDetails(
+            number=f"INV-{2026 - index}-{rng.randint(1000, 9999)}",
+            issue_date=first_due - timedelta(days=30 - index * 3),
+            due_date=first_due + timedelta(days=index * 10),
+            amount_minor=rng.randint(180, 24000) * 100 + rng.choice((0, 50, 99)),
+        )
+        for index in range(rng.randint(1, 3))
+    ]
+    slug = debtor_name.lower().replace(" ", "").replace("&", "")[:12]
+    case = place_case(
+        session,
+        tenant,
+        debtor=DebtorDetails(
+            kind=DebtorKind.BUSINESS,
+            name=debtor_name,
+            registration_number=f"HRB {rng.randint(10000, 99999)}",
+            email=f"accounts@{slug}.example",
+            phone=f"+49 30 {rng.randint(1000000, 9999999)}",
+            address_line1=f"{rng.randint(1, 120)} Market Street",
+            postal_code=f"{rng.randint(10000, 99999)}",
+            city=rng.choice(("Berlin", "Hamburg", "Leeds", "Bristol", "Cologne")),
+            country=rng.choice(("DE", "GB")),
+            contacts=(ContactDetails(name="Sam Becker", position="Accounts payable"),),
+        ),
+        invoices=invoices,
+        creditor_reference=f"{tenant.slug.upper()[:3]}-{10000 + number}",
+    )
+    _give_history(session, case, number, rng, collectors, today)
+    return case
+
+
+def _give_history(
+    session: Session,
+    case: Case,
+    number: int,
+    rng: random.Random,
+    collectors: list[User],
+    today: date,
+) -> None:
+    # Seed data is written as if the collection process had already run on it.
+    stage, outcome = STAGE_MIX[number % len(STAGE_MIX)]
+    case.stage = stage
+    case.placed_at = utcnow() - timedelta(days=rng.randint(5, 120))
+    case.priority = rng.randint(10, 95)
+    case.next_action_on = today + timedelta(days=rng.randint(-5, 10))
+    if stage is not Stage.PLACED:
+        case.assigned_collector_id = collectors[number % len(collectors)].id
+    if stage is Stage.ON_HOLD:
+        case.stage_before_hold, case.hold_reason = Stage.DEMAND, HoldReason.DISPUTE
+    if outcome:
+        kind = ActivityKind.LETTER if "letter" in outcome.lower() else ActivityKind.CALL
+        log_activity(
+            session, case, kind, outcome, actor_id=case.assigned_collector_id, outcome=outcome
+        )
+    owed = sum(invoice.amount_minor for invoice in case.invoices)
+    if stage is Stage.CLOSED and outcome == "Paid in full":
+        _demo_payment(session, case, owed, today)
+        case.closure, case.next_action_on = Closure.PAID, None
+    elif stage is Stage.CLOSED:
+        settlement = owed * 8 // 10
+        _demo_payment(session, case, settlement, today)
+        ledger.book(
+            session,
+            case,
+            EntryKind.ADJUSTMENT,
+            settlement - owed,
+            value_date=today,
+            description="Balance written off under the settlement",
+        )
+        case.closure, case.next_action_on = Closure.SETTLED, None
+    elif stage is Stage.NEGOTIATION and rng.random() < 0.7:
+        _demo_payment(session, case, owed // 4, today)
+
+
+def _demo_payment(session: Session, case: Case, amount: int, today: date) -> None:
+    ledger.book(
+        session,
+        case,
+        EntryKind.PAYMENT,
+        -amount,
+        value_date=today - timedelta(days=3),
+        description="Bank transfer from debtor",
+    )
+    log_activity(session, case, ActivityKind.PAYMENT, "Payment received", outcome="Booked")

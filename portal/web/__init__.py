@@ -1,0 +1,1 @@
+"""Helpers every blueprint uses: access checks, tenant-scoped loading, htmx-aware rendering."""

@@ -1,0 +1,55 @@
+"""Who may open what: the fixed checks every view goes through.
+
+Each blueprint declares its audience once (``require_audience``), so no view in it can
+be reached by another kind of user; finer checks use ``roles_required``. Tenant data is
+loaded with ``load_or_404``, which goes through the tenancy filter: another tenant's
+object is simply not found.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import Blueprint, abort
+from flask_login import current_user
+
+from portal import db
+from portal.extensions import login_manager
+from portal.models import Role
+from tenants.scoping import scoped_get
+
+ModelT = TypeVar("ModelT")
+View = Callable[..., Any]
+
+
+def _refuse_unless(roles: Collection[Role]) -> Any:
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    if current_user.role not in roles:
+        abort(403)
+    return None
+
+
+def require_audience(blueprint: Blueprint, roles: Collection[Role]) -> None:
+    """Every request to this blueprint needs a signed-in user with one of these roles."""
+    blueprint.before_request(lambda: _refuse_unless(roles))
+
+
+def roles_required(*roles: Role) -> Callable[[View], View]:
+    def decorator(view: View) -> View:
+        @wraps(view)
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            return _refuse_unless(roles) or view(*args, **kwargs)
+
+        return checked
+
+    return decorator
+
+
+def load_or_404(model: type[ModelT], object_id: int) -> ModelT:
+    found = scoped_get(db.session, model, object_id)
+    if found is None:
+        abort(404)
+    return found

@@ -1,0 +1,189 @@
+"""The steps ``create_app`` takes, one function each."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Flask, Response, render_template, request
+from flask_login import current_user
+from werkzeug.exceptions import HTTPException
+
+from portal import db
+from portal.adapters.jobs import InProcessJobs, Job
+from portal.adapters.mail import mailer_from_url
+from portal.adapters.payments import SimulatedPayments
+from portal.adapters.storage import storage_from_url
+from portal.config import Settings, load_settings
+from portal.extensions import csrf, htmx, limiter, login_manager
+from portal.models import User
+from portal.services.money import format_money
+from portal.services.users import may_sign_in
+from tenants.scoping import TenantIsolationError, set_scope
+
+# htmx needs no inline script or eval when its indicator styles are off (see base.html).
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+    "base-uri 'self'; object-src 'none'"
+)
+
+
+def register_settings(app: Flask, overrides: Mapping[str, str] | None) -> Settings:
+    settings = load_settings(overrides, Path(app.instance_path))
+    app.config.update(settings.flask_config())
+    app.extensions["portal.settings"] = settings
+    if settings.database_url.startswith("sqlite:///"):
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    return settings
+
+
+def register_database(app: Flask, settings: Settings) -> None:
+    engine = db.make_engine(settings.database_url)
+    app.extensions["portal.engine"] = engine
+    db.bind(engine)
+
+    @app.teardown_appcontext
+    def _end_session(_error: BaseException | None) -> None:
+        db.session.remove()
+
+
+def register_adapters(app: Flask, settings: Settings) -> None:
+    def in_app_context(job: Job) -> Job:
+        def run(*args: Any) -> Any:
+            with app.app_context():
+                return job(*args)
+
+        return run
+
+    app.extensions["portal.storage"] = storage_from_url(settings.storage_url)
+    app.extensions["portal.mailer"] = mailer_from_url(settings.mail_url, settings.mail_sender)
+    app.extensions["portal.payments"] = SimulatedPayments()
+    app.extensions["portal.jobs"] = InProcessJobs(in_app_context)
+
+
+def register_extensions(app: Flask) -> None:
+    csrf.init_app(app)
+    limiter.init_app(app)
+    htmx.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please sign in to continue."
+    login_manager.login_message_category = "info"
+
+    @login_manager.user_loader
+    def _load_user(user_id: str) -> User | None:
+        user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+        return user if user is not None and may_sign_in(db.session, user) else None
+
+
+def register_tenancy(app: Flask) -> None:
+    @app.before_request
+    def _scope_session_to_user() -> None:
+        """Every request sees only the tenants of the signed-in user; anonymous: none."""
+        scope = current_user.tenant_scope() if current_user.is_authenticated else None
+        set_scope(db.session, scope)
+
+
+def register_blueprints(app: Flask) -> None:
+    from portal.agency import bp as agency
+    from portal.auth import bp as auth
+    from portal.creditor import bp as creditor
+    from portal.debtor import bp as debtor
+
+    for blueprint in (auth, creditor, agency, debtor):
+        app.register_blueprint(blueprint)
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+
+def _format_date(value: date | datetime | None) -> str:
+    if value is None:
+        return "—"
+    return value.strftime("%d %b %Y %H:%M" if isinstance(value, datetime) else "%d %b %Y")
+
+
+def register_templates(app: Flask) -> None:
+    app.jinja_env.filters["money"] = format_money
+    app.jinja_env.filters["day"] = _format_date
+
+    @app.template_global()
+    def query_for(page: int) -> str:
+        """The current query string, on another page of the list."""
+        return urlencode({**request.args.to_dict(), "page": str(page)})
+
+    @app.context_processor
+    def _globals() -> dict[str, Any]:
+        settings: Settings = app.extensions["portal.settings"]
+        return {"agency_name": settings.agency_name, "agency_contact": settings.agency_contact}
+
+
+def register_security(app: Flask) -> None:
+    settings: Settings = app.extensions["portal.settings"]
+
+    @app.after_request
+    def _security_headers(response: Response) -> Response:
+        headers = response.headers
+        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("Referrer-Policy", "same-origin")
+        headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        if current_user.is_authenticated:
+            headers.setdefault("Cache-Control", "no-store")
+        if settings.is_production:
+            headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+        return response
+
+
+ERROR_TEXTS = {
+    400: ("Bad request", "The request could not be understood. Reload the page and try again."),
+    401: ("Please sign in", "This page needs you to sign in first."),
+    403: ("Not allowed", "Your account does not have access to this page."),
+    404: ("Not found", "There is nothing here, or it is not yours to see."),
+    405: ("Not allowed", "This address does not accept that kind of request."),
+    429: ("Too many attempts", "Please wait a minute before trying again."),
+    500: ("Something went wrong", "The error was logged. Please try again in a moment."),
+}
+
+
+def _error_page(status: int) -> tuple[str, int]:
+    title, text = ERROR_TEXTS.get(status, ERROR_TEXTS[500])
+    return render_template("errors/error.html", status=status, title=title, text=text), status
+
+
+def register_errors(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException) -> Any:
+        status = error.code or 500
+        if status < 400:
+            return error
+        page, code = _error_page(status)
+        response = Response(page, code)
+        for name, value in error.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
+
+    @app.errorhandler(TenantIsolationError)
+    def _isolation_error(_error: TenantIsolationError) -> tuple[str, int]:
+        db.session.rollback()
+        app.logger.warning("refused a cross-tenant write to %s", request.path)
+        return _error_page(403)
+
+    @app.errorhandler(500)
+    def _server_error(_error: Exception) -> tuple[str, int]:
+        db.session.rollback()
+        return _error_page(500)
+
+
+def register_commands(app: Flask) -> None:
+    from portal.cli import register
+
+    register(app)

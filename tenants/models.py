@@ -1,0 +1,71 @@
+"""A tenant is one of the agency's creditor clients, with the terms agreed with it."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Enum, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from portal.db import Base, UTCDateTime, utcnow
+
+
+def enum_column(enum_class: type[enum.Enum]) -> Enum:
+    """Store an enum's values (not its names) as portable VARCHAR."""
+    return Enum(
+        enum_class,
+        native_enum=False,
+        create_constraint=False,
+        length=32,
+        validate_strings=True,
+        values_callable=lambda members: [m.value for m in members],
+    )
+
+
+class TenantStatus(enum.StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+
+
+DEFAULT_DUNNING_CADENCE: list[dict[str, Any]] = [
+    {"stage": "amicable.reminder", "days": 0, "sends": "reminder_letter"},
+    {"stage": "amicable.demand", "days": 14, "sends": "demand_letter"},
+    {"stage": "amicable.negotiation", "days": 28, "sends": "negotiation_call"},
+]
+
+
+class Tenant(Base):
+    __tablename__ = "tenants"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[TenantStatus] = mapped_column(
+        enum_column(TenantStatus), default=TenantStatus.ACTIVE
+    )
+    currency: Mapped[str] = mapped_column(String(3))
+    # Contingency commission in basis points (1500 = 15.00 %) per stage family.
+    commission_amicable_bp: Mapped[int] = mapped_column(Integer, default=1500)
+    commission_legal_bp: Mapped[int] = mapped_column(Integer, default=2500)
+    # Instalment policy offered to debtors on the payment page.
+    plan_min_down_payment_bp: Mapped[int] = mapped_column(Integer, default=1000)
+    plan_max_instalments: Mapped[int] = mapped_column(Integer, default=12)
+    plan_min_instalment_minor: Mapped[int] = mapped_column(Integer, default=2500)
+    plan_frequencies: Mapped[list[str]] = mapped_column(
+        JSON, default=lambda: ["weekly", "fortnightly", "monthly"]
+    )
+    dunning_cadence: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSON, default=lambda: [dict(step) for step in DEFAULT_DUNNING_CADENCE]
+    )
+    brand_name: Mapped[str | None] = mapped_column(String(200))
+    brand_colour: Mapped[str] = mapped_column(String(7), default="#1d4ed8")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    @property
+    def display_name(self) -> str:
+        return self.brand_name or self.name
+
+    def __repr__(self) -> str:
+        return f"<Tenant {self.slug}>"
