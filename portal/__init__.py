@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 
 from flask import Flask
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from portal import wiring
+from portal.config import PROJECT_ROOT
 
 
 def create_app(overrides: Mapping[str, str] | None = None) -> Flask:
     """Build the app from the environment; ``overrides`` take precedence (tests use them)."""
-    from portal import wiring
-
     app = Flask(
         __name__,
         instance_path=str(PROJECT_ROOT / "instance"),

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-DEFAULT_SECRET_KEY = "local-development-only-secret-key"  # noqa: S105 - refused in production
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Refused in production (see Settings.problems).
+DEFAULT_SECRET_KEY = "local-development-only-secret-key"  # noqa: S105  # nosec B105
 ENVIRONMENTS = ("development", "testing", "production")
 PAYMENT_PROVIDERS = ("simulated",)
 
@@ -53,9 +55,7 @@ class Settings:
             mail_sender=environ.get("MAIL_SENDER", "collections@agency.example"),
             redis_url=environ.get("REDIS_URL") or None,
             agency_name=environ.get("AGENCY_NAME", "Northgate Collections"),
-            agency_contact=environ.get(
-                "AGENCY_CONTACT", "+49 30 1234 5678 · help@agency.example"
-            ),
+            agency_contact=environ.get("AGENCY_CONTACT", "+49 30 1234 5678 · help@agency.example"),
         )
 
     @property

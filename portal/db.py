@@ -8,11 +8,11 @@ the same session without a request, and tests can bind it to an outer transactio
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, scoped_session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -55,7 +55,9 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-session: scoped_session[Any] = scoped_session(sessionmaker(expire_on_commit=False))
+registry: scoped_session[Session] = scoped_session(sessionmaker(expire_on_commit=False))
+# The registry proxies every Session method to the current thread's session; typed as one.
+session = cast(Session, registry)
 
 
 def make_engine(url: str, **options: Any) -> Engine:
@@ -85,5 +87,5 @@ def _make_sqlite_transactional(engine: Engine) -> None:
 
 
 def bind(engine: Engine) -> None:
-    session.remove()
-    session.configure(bind=engine)
+    registry.remove()
+    registry.configure(bind=engine)

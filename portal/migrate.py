@@ -6,7 +6,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine
 
-from portal import PROJECT_ROOT
+from portal.config import PROJECT_ROOT
 
 MIGRATIONS = PROJECT_ROOT / "migrations"
 

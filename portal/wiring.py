@@ -17,7 +17,12 @@ from portal.adapters.jobs import InProcessJobs, Job
 from portal.adapters.mail import mailer_from_url
 from portal.adapters.payments import SimulatedPayments
 from portal.adapters.storage import storage_from_url
+from portal.agency import bp as agency
+from portal.auth import bp as auth
+from portal.cli import register as register_cli
 from portal.config import Settings, load_settings
+from portal.creditor import bp as creditor
+from portal.debtor import bp as debtor
 from portal.extensions import csrf, htmx, limiter, login_manager
 from portal.models import User
 from portal.services.money import format_money
@@ -48,7 +53,7 @@ def register_database(app: Flask, settings: Settings) -> None:
 
     @app.teardown_appcontext
     def _end_session(_error: BaseException | None) -> None:
-        db.session.remove()
+        db.registry.remove()
 
 
 def register_adapters(app: Flask, settings: Settings) -> None:
@@ -66,8 +71,8 @@ def register_adapters(app: Flask, settings: Settings) -> None:
 
 
 def register_extensions(app: Flask) -> None:
+    limiter.init_app(app)  # first: a flood is refused before any other work
     csrf.init_app(app)
-    limiter.init_app(app)
     htmx.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
@@ -89,11 +94,6 @@ def register_tenancy(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from portal.agency import bp as agency
-    from portal.auth import bp as auth
-    from portal.creditor import bp as creditor
-    from portal.debtor import bp as debtor
-
     for blueprint in (auth, creditor, agency, debtor):
         app.register_blueprint(blueprint)
 
@@ -184,6 +184,4 @@ def register_errors(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    from portal.cli import register
-
-    register(app)
+    register_cli(app)

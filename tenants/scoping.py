@@ -72,7 +72,7 @@ class TenantOwned:
     """Mixin for every model whose rows belong to exactly one tenant."""
 
     @declared_attr
-    def tenant_id(cls) -> Mapped[int]:  # noqa: N805 - declared_attr takes the class
+    def tenant_id(cls) -> Mapped[int]:
         return mapped_column(ForeignKey("tenants.id"), index=True)
 
 
@@ -141,11 +141,16 @@ def _check_writes(session: Session, _context: Any, _instances: Any) -> None:
         if scope is None:
             raise TenantScopeMissing("tenant data written with no tenant scope set")
         if obj.tenant_id is None and obj in session.new:
-            obj.tenant_id = scope.single_tenant_id  # type: ignore[assignment]
+            obj.tenant_id = scope.single_tenant_id
         if not scope.allows(obj.tenant_id):
             raise TenantIsolationError(f"{type(obj).__name__} outside this session's tenants")
-        if obj in session.dirty and inspect(obj).attrs.tenant_id.history.deleted:
+        if obj in session.dirty and _tenant_changed(obj):
             raise TenantIsolationError("an object cannot move to another tenant")
+
+
+def _tenant_changed(obj: TenantOwned) -> bool:
+    state = inspect(obj)
+    return state is not None and bool(state.attrs.tenant_id.history.deleted)
 
 
 ModelT = TypeVar("ModelT")

@@ -59,7 +59,9 @@ def login() -> Response | str | tuple[str, int]:
 @bp.post("/logout")
 @login_required
 def logout() -> Response:
-    audit.record(db.session, "auth.logout", actor_id=current_user.id, ip_address=request.remote_addr)
+    audit.record(
+        db.session, "auth.logout", actor_id=current_user.id, ip_address=request.remote_addr
+    )
     db.session.commit()
     logout_user()
     session.clear()

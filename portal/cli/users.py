@@ -15,8 +15,9 @@ users_group = AppGroup("users", help="People who sign in.")
 
 @users_group.command("create")
 @click.argument("email")
-@click.option("--role", required=True, help="agency_admin, collector, legal, creditor_admin "
-              "or creditor_user")
+@click.option(
+    "--role", required=True, help="agency_admin, collector, legal, creditor_admin or creditor_user"
+)
 @click.option("--tenant", "tenant_slug", help="The tenant of a creditor user.")
 @click.option("--name", default="", help="Full name (defaults to the e-mail).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")

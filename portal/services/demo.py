@@ -33,7 +33,8 @@ from portal.services.timeline import log_activity
 from portal.services.users import create_user
 from tenants.onboarding import create_tenant
 
-DEMO_PASSWORD = "portal-demo-2026"  # noqa: S105 - printed for the demo; refused in production
+# Printed for the demo; demo data is never loaded in production.
+DEMO_PASSWORD = "portal-demo-2026"  # noqa: S105  # nosec B105
 
 
 @dataclass(frozen=True)
@@ -54,24 +55,50 @@ STAFF = (
     ("lena@agency.example", "Lena Legal", Role.LEGAL),
 )
 DEBTOR_NAMES = (
-    "Keller Bau GmbH", "Nordwind Logistik AG", "Harbour Cafe Ltd", "Pine & Oak Interiors",
-    "Vogel Elektrotechnik", "Riverside Dental Practice", "Summit Print Works",
-    "Blue Fern Florists", "Orion Fitness Club", "Lindqvist Haulage", "Maple Street Bakery",
-    "Quantum Tooling SARL", "Sonnenhof Hotel KG", "Atlas Scaffolding Ltd", "Greenfield Farms",
-    "Metro Cleaning Services", "Castle Hill Garage", "Delta Packaging BV", "Juniper Events",
-    "Kestrel Security Ltd", "Falkenberg Metall", "Willow Care Homes", "Brook & Sons Joinery",
-    "Copperleaf Catering", "Marlin Marine Supplies",
+    "Keller Bau GmbH",
+    "Nordwind Logistik AG",
+    "Harbour Cafe Ltd",
+    "Pine & Oak Interiors",
+    "Vogel Elektrotechnik",
+    "Riverside Dental Practice",
+    "Summit Print Works",
+    "Blue Fern Florists",
+    "Orion Fitness Club",
+    "Lindqvist Haulage",
+    "Maple Street Bakery",
+    "Quantum Tooling SARL",
+    "Sonnenhof Hotel KG",
+    "Atlas Scaffolding Ltd",
+    "Greenfield Farms",
+    "Metro Cleaning Services",
+    "Castle Hill Garage",
+    "Delta Packaging BV",
+    "Juniper Events",
+    "Kestrel Security Ltd",
+    "Falkenberg Metall",
+    "Willow Care Homes",
+    "Brook & Sons Joinery",
+    "Copperleaf Catering",
+    "Marlin Marine Supplies",
 )
 # How the demo's cases are spread over the process, with the outcome of the last action.
 STAGE_MIX = (
-    (Stage.PLACED, None), (Stage.PLACED, None), (Stage.REMINDER, "Reminder letter sent"),
-    (Stage.REMINDER, "No answer, voicemail left"), (Stage.REMINDER, "Reminder email sent"),
-    (Stage.DEMAND, "Demand letter sent"), (Stage.DEMAND, "Debtor asked for invoice copies"),
+    (Stage.PLACED, None),
+    (Stage.PLACED, None),
+    (Stage.REMINDER, "Reminder letter sent"),
+    (Stage.REMINDER, "No answer, voicemail left"),
+    (Stage.REMINDER, "Reminder email sent"),
+    (Stage.DEMAND, "Demand letter sent"),
+    (Stage.DEMAND, "Debtor asked for invoice copies"),
     (Stage.NEGOTIATION, "Promise to pay by end of month"),
-    (Stage.NEGOTIATION, "Asked for an instalment plan"), (Stage.LEGAL_REVIEW, "Claim reviewed"),
-    (Stage.LITIGATION, "Claim filed with the court"), (Stage.JUDGMENT, "Judgment obtained"),
-    (Stage.ENFORCEMENT, "Garnishment order served"), (Stage.ON_HOLD, "Debtor disputes delivery"),
-    (Stage.CLOSED, "Paid in full"), (Stage.CLOSED, "Settled at 80 %"),
+    (Stage.NEGOTIATION, "Asked for an instalment plan"),
+    (Stage.LEGAL_REVIEW, "Claim reviewed"),
+    (Stage.LITIGATION, "Claim filed with the court"),
+    (Stage.JUDGMENT, "Judgment obtained"),
+    (Stage.ENFORCEMENT, "Garnishment order served"),
+    (Stage.ON_HOLD, "Debtor disputes delivery"),
+    (Stage.CLOSED, "Paid in full"),
+    (Stage.CLOSED, "Settled at 80 %"),
 )
 
 
@@ -95,7 +122,8 @@ def logins() -> list[DemoLogin]:
 
 def load(session: Session, *, cases_per_tenant: int = 25, seed: int = 7) -> None:
     """Create the demo (call inside ``unscoped``, once: see ``is_loaded``)."""
-    rng = random.Random(seed)  # noqa: S311 - demo data, not security
+    # Repeatable demo data, nothing secret.
+    rng = random.Random(seed)  # noqa: S311  # nosec B311
     staff = [
         create_user(session, email=email, name=name, role=role, password=DEMO_PASSWORD)
         for email, name, role in STAFF
@@ -151,13 +179,14 @@ def _demo_case(
         invoices=invoices,
         creditor_reference=f"{tenant.slug.upper()[:3]}-{10000 + number}",
     )
-    _give_history(session, case, number, rng, collectors, today)
+    _give_history(session, case, number=number, rng=rng, collectors=collectors, today=today)
     return case
 
 
 def _give_history(
     session: Session,
     case: Case,
+    *,
     number: int,
     rng: random.Random,
     collectors: list[User],

@@ -10,6 +10,7 @@ from sqlalchemy import case as sql_case
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import ColumnElement
 
 from portal.models import Case, EntryKind, LedgerEntry
 
@@ -92,7 +93,7 @@ def book(
     return entry
 
 
-def _sum_of(kind: EntryKind) -> object:
+def _sum_of(kind: EntryKind) -> ColumnElement[int]:
     amount = sql_case((LedgerEntry.kind == kind, LedgerEntry.amount_minor), else_=0)
     return func.coalesce(func.sum(amount), 0)
 

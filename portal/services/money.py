@@ -6,6 +6,9 @@ from decimal import Decimal, InvalidOperation
 
 from babel.numbers import format_currency, get_currency_precision, list_currencies
 
+# Far above any claim, far below what a BIGINT column holds.
+MAX_MINOR_UNITS = 10**15
+
 
 class AmountError(ValueError):
     """Text that is not an amount of money in the given currency."""
@@ -28,6 +31,8 @@ def parse_amount(text: str, currency: str) -> int:
         raise AmountError(f"{text!r} is not an amount") from error
     if not value.is_finite():
         raise AmountError(f"{text!r} is not an amount")
+    if abs(value) >= MAX_MINOR_UNITS:
+        raise AmountError(f"{text!r} is larger than any amount the portal accepts")
     scaled = value.scaleb(minor_units(currency))
     if scaled != scaled.to_integral_value():
         raise AmountError(f"{currency} amounts have at most {minor_units(currency)} decimals")

@@ -5,11 +5,18 @@ from __future__ import annotations
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-_hasher = PasswordHasher()
 MIN_PASSWORD_LENGTH = 12
+_hasher = PasswordHasher()
 # Verified against when the e-mail is unknown, so a wrong address takes as long as a
 # wrong password and the timing tells nothing.
-_UNKNOWN_USER_HASH = _hasher.hash("no user has this password")
+_unknown_user_hash = _hasher.hash("no user has this password")
+
+
+def set_hash_cost(time_cost: int, memory_kib: int) -> None:
+    """Change argon2's work factors (the library's defaults otherwise; tests lower them)."""
+    global _hasher, _unknown_user_hash  # noqa: PLW0603 - one hasher for the process
+    _hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=1)
+    _unknown_user_hash = _hasher.hash("no user has this password")
 
 
 class WeakPasswordError(ValueError):
@@ -24,8 +31,6 @@ def hash_password(password: str) -> str:
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _UNKNOWN_USER_HASH, password) and bool(
-            password_hash
-        )
+        return _hasher.verify(password_hash or _unknown_user_hash, password) and bool(password_hash)
     except (VerificationError, InvalidHashError):
         return False
