@@ -43,7 +43,7 @@ def test_a_session_without_scope_may_read_users(session: Session, two_tenants) -
 
 
 def test_creditor_scope_sees_only_its_tenant(session: Session, two_tenants) -> None:
-    acme, zeta, acme_case, zeta_case = two_tenants
+    acme, _zeta, acme_case, zeta_case = two_tenants
     set_scope(session, TenantScope.only(acme.id))
     assert names(session) == {"Acme Debtor"}
     assert session.scalars(select(Tenant.slug)).all() == ["acme"]
@@ -71,7 +71,7 @@ def test_joins_aliases_and_aggregates_are_filtered(session: Session, two_tenants
 
 
 def test_relationship_loads_are_filtered(session: Session, two_tenants) -> None:
-    acme, zeta, acme_case, _ = two_tenants
+    acme, _zeta, acme_case, _ = two_tenants
     session.expunge_all()
     set_scope(session, TenantScope.only(acme.id))
     case = scoped_get(session, Case, acme_case.id)
@@ -81,7 +81,7 @@ def test_relationship_loads_are_filtered(session: Session, two_tenants) -> None:
 
 
 def test_staff_scope_limited_to_some_tenants(session: Session, two_tenants) -> None:
-    acme, zeta, *_ = two_tenants
+    acme, _zeta, *_ = two_tenants
     with unscoped(session):
         third = make_tenant(session, "third")
         make_case(session, third, debtor_name="Third Debtor")
@@ -103,7 +103,7 @@ def test_creditor_user_scope_is_their_tenant(session: Session, two_tenants) -> N
 
 
 def test_writes_outside_the_scope_are_refused(session: Session, two_tenants) -> None:
-    acme, zeta, acme_case, zeta_case = two_tenants
+    acme, zeta, _acme_case, _zeta_case = two_tenants
     set_scope(session, TenantScope.only(acme.id))
     session.add(Debtor(tenant_id=zeta.id, kind="business", name="Planted"))
     with pytest.raises(TenantIsolationError):
@@ -112,7 +112,7 @@ def test_writes_outside_the_scope_are_refused(session: Session, two_tenants) -> 
 
 
 def test_moving_a_row_to_another_tenant_is_refused(session: Session, two_tenants) -> None:
-    acme, zeta, acme_case, _ = two_tenants
+    _acme, zeta, acme_case, _ = two_tenants
     set_scope(session, TenantScope.every_tenant())
     acme_case.tenant_id = zeta.id
     with pytest.raises(TenantIsolationError, match="cannot move"):
@@ -138,7 +138,7 @@ def test_writing_tenant_data_without_scope_is_refused(session: Session, two_tena
 
 
 def test_case_lists_follow_the_scope(session: Session, two_tenants) -> None:
-    acme, zeta, *_ = two_tenants
+    _acme, zeta, *_ = two_tenants
     set_scope(session, TenantScope.only(zeta.id))
     page = find_cases(session, CaseFilter())
     assert [row.case.debtor.name for row in page.rows] == ["Zeta Debtor"]
