@@ -41,6 +41,7 @@ class Settings:
     redis_url: str | None
     agency_name: str
     agency_contact: str
+    login_rate_limit: str
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], instance_path: Path) -> Settings:
@@ -56,6 +57,7 @@ class Settings:
             redis_url=environ.get("REDIS_URL") or None,
             agency_name=environ.get("AGENCY_NAME", "Northgate Collections"),
             agency_contact=environ.get("AGENCY_CONTACT", "+49 30 1234 5678 · help@agency.example"),
+            login_rate_limit=environ.get("LOGIN_RATE_LIMIT", "10 per minute;50 per hour"),
         )
 
     @property
@@ -91,6 +93,7 @@ class Settings:
             "WTF_CSRF_TIME_LIMIT": None,
             "RATELIMIT_STORAGE_URI": self.redis_url or "memory://",
             "RATELIMIT_HEADERS_ENABLED": True,
+            "LOGIN_RATE_LIMIT": self.login_rate_limit,
             "MAX_CONTENT_LENGTH": 25 * 1024 * 1024,
         }
 

@@ -42,7 +42,7 @@ def people(session: Session):
             Role.COLLECTOR: make_user(session, Role.COLLECTOR),
             Role.LEGAL: make_user(session, Role.LEGAL),
         }
-    session.commit()
+        session.commit()
     return people
 
 
@@ -88,7 +88,7 @@ def test_deactivated_user_and_suspended_tenant_cannot_sign_in(
     people[Role.COLLECTOR].active = False
     with unscoped(session):
         people["tenant"].status = TenantStatus.SUSPENDED
-    session.commit()
+        session.commit()
     assert log_in(client, people[Role.COLLECTOR].email).status_code == 401
     assert log_in(client, people[Role.CREDITOR_ADMIN].email).status_code == 401
 
@@ -100,7 +100,7 @@ def test_a_suspended_tenant_ends_open_sessions(
     assert client.get("/creditor/").status_code == 200
     with unscoped(session):
         session.get(Tenant, people["tenant"].id).status = TenantStatus.SUSPENDED
-    session.commit()
+        session.commit()
     assert client.get("/creditor/").status_code == 302
 
 

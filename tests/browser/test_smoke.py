@@ -1,0 +1,79 @@
+"""Each kind of user signs in and sees their home page, in a real browser."""
+
+import pytest
+
+from portal.services import demo
+
+pytestmark = pytest.mark.browser
+
+HOMES = {
+    "agency_admin": "Due for action today",
+    "collector": "Due for action today",
+    "legal": "Due for action today",
+    "creditor_admin": "Your portfolio",
+    "creditor_user": "Your portfolio",
+}
+
+
+def sign_in(page, email: str) -> None:
+    page.goto("/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", demo.DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_load_state("networkidle")
+
+
+@pytest.mark.parametrize("login", demo.logins(), ids=lambda login: login.email)
+def test_each_role_signs_in_and_sees_its_home(page, login) -> None:
+    sign_in(page, login.email)
+    assert page.locator("h1").first.inner_text() == HOMES[login.role.value]
+    assert page.locator("table.cases tbody tr").count() > 0
+    page.click("text=Sign out")
+    page.wait_for_url("**/login")
+    assert page.console_errors == []  # a CSP violation would show here
+
+
+def test_wrong_password_stays_on_the_form(page) -> None:
+    page.goto("/login")
+    page.fill("input[name=email]", "finance@acme.example")
+    page.fill("input[name=password]", "wrong password entirely")
+    page.click("button[type=submit]")
+    assert "do not match an active account" in page.content()
+
+
+def test_search_swaps_the_list_through_htmx(page) -> None:
+    sign_in(page, "finance@acme.example")
+    page.evaluate("window.sameDocument = true")
+    names = page.locator("table.cases tbody tr a").all_inner_texts()
+    wanted = names[-1]
+    with page.expect_response(
+        lambda r: "q=" in r.url and r.request.headers.get("hx-request") == "true"
+    ):
+        page.fill("input[name=q]", wanted)
+    page.wait_for_load_state("networkidle")
+    shown = page.locator("table.cases tbody tr a").all_inner_texts()
+    assert shown and all(name == wanted for name in shown)
+    assert len(shown) < len(names)
+    assert page.evaluate("window.sameDocument") is True  # swapped in place, no page load
+    assert "q=" in page.url  # the address bar keeps the search, so it can be shared
+    assert page.console_errors == []
+
+
+def test_keyboard_opens_a_case_from_the_queue(page) -> None:
+    sign_in(page, "carla@agency.example")
+    page.keyboard.press("j")
+    selected = page.locator("table.cases tbody tr.selected a").inner_text()
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/agency/cases/**")
+    assert page.locator("h1").first.inner_text() == selected
+    assert page.locator(".timeline").count() == 1
+
+
+def test_creditor_home_fits_a_phone(browser, live_server) -> None:
+    context = browser.new_context(base_url=live_server, viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    sign_in(page, "credit@brightline.example")
+    assert page.locator("h1").first.inner_text() == "Your portfolio"
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0
+    context.close()

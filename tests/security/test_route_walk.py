@@ -1,0 +1,177 @@
+"""Every route, as every role, against another tenant's objects: always refused.
+
+Routes are discovered from the URL map, so a new route is walked without anyone
+remembering to add it; a route whose URL names an object this walk does not know how
+to supply fails the test until it is added to ``OBJECT_ARGUMENTS``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from werkzeug.routing import Rule
+
+from portal.extensions import limiter
+from portal.models import (
+    Activity,
+    Case,
+    Debtor,
+    Document,
+    DocumentKind,
+    Invoice,
+    LedgerEntry,
+    Role,
+    User,
+)
+from tenants.scoping import unscoped
+from tests.conftest import sign_in
+from tests.factories import make_case, make_tenant, make_user
+
+SECRET_DEBTOR = "Zeta Confidential Holdings"
+SECRET_REFERENCE = "ZETA-SECRET-4711"
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+REFUSED = {403, 404, 405}
+ROLES = ("anonymous", "collector", "legal", "creditor_admin", "creditor_user")
+
+# How to fill each URL argument with one of the *other* tenant's objects.
+OBJECT_ARGUMENTS: dict[str, Callable[[dict], object]] = {
+    "case_id": lambda objects: objects["case"].id,
+    "invoice_id": lambda objects: objects["invoice"].id,
+    "document_id": lambda objects: objects["document"].id,
+    "debtor_id": lambda objects: objects["debtor"].id,
+    "activity_id": lambda objects: objects["activity"].id,
+    "entry_id": lambda objects: objects["entry"].id,
+    "tenant_id": lambda objects: objects["tenant"].id,
+    "user_id": lambda objects: objects["user"].id,
+}
+
+
+def tenant_objects(session: Session, tenant, *, debtor_name: str, reference: str) -> dict:
+    case = make_case(session, tenant, debtor_name=debtor_name, reference=reference)
+    document = Document(
+        tenant_id=tenant.id,
+        case_id=case.id,
+        kind=DocumentKind.INVOICE,
+        filename=f"{reference}.pdf",
+        content_type="application/pdf",
+        size_bytes=10,
+        sha256="0" * 64,
+        storage_key=f"tenant/{tenant.id}/case/{case.id}/doc",
+    )
+    session.add(document)
+    session.flush()
+    return {
+        "tenant": tenant,
+        "case": case,
+        "invoice": case.invoices[0],
+        "document": document,
+        "debtor": case.debtor,
+        "activity": case.activities[0] if case.activities else None,
+        "entry": case.ledger_entries[0],
+        "user": make_user(session, Role.CREDITOR_ADMIN, tenant),
+    }
+
+
+@pytest.fixture
+def world(session: Session) -> dict:
+    with unscoped(session):
+        ours, theirs = make_tenant(session, "ours"), make_tenant(session, "theirs")
+        mine = tenant_objects(session, ours, debtor_name="Our Own Debtor", reference="OURS-1")
+        other = tenant_objects(
+            session, theirs, debtor_name=SECRET_DEBTOR, reference=SECRET_REFERENCE
+        )
+        session.refresh(mine["case"])
+        session.refresh(other["case"])
+        mine["activity"], other["activity"] = (
+            mine["case"].activities[0],
+            other["case"].activities[0],
+        )
+        users = {
+            "collector": make_user(session, Role.COLLECTOR, limited_to=[ours]),
+            "legal": make_user(session, Role.LEGAL, limited_to=[ours]),
+            "creditor_admin": make_user(session, Role.CREDITOR_ADMIN, ours),
+            "creditor_user": make_user(session, Role.CREDITOR_USER, ours),
+        }
+        session.commit()
+    return {"mine": mine, "theirs": other, "users": users}
+
+
+def routes(app: Flask) -> list[Rule]:
+    return [rule for rule in app.url_map.iter_rules() if rule.endpoint != "static"]
+
+
+def url_for_rule(rule: Rule, objects: dict) -> str:
+    unknown = set(rule.arguments) - set(OBJECT_ARGUMENTS)
+    assert not unknown, f"{rule.rule}: add {sorted(unknown)} to OBJECT_ARGUMENTS"
+    values = {name: OBJECT_ARGUMENTS[name](objects) for name in rule.arguments}
+    return rule.build(values, append_unknown=False)[1]
+
+
+def as_role(client: FlaskClient, world: dict, role: str) -> FlaskClient:
+    with client.session_transaction() as http_session:
+        http_session.clear()
+    return client if role == "anonymous" else sign_in(client, world["users"][role])
+
+
+def snapshot(session: Session, tenant_id: int) -> dict:
+    with unscoped(session):
+        counts = {
+            model.__name__: session.scalar(
+                select(func.count()).select_from(model).where(model.tenant_id == tenant_id)
+            )
+            for model in (Case, Debtor, Invoice, Document, Activity, LedgerEntry)
+        }
+        cases = session.execute(
+            select(Case.id, Case.stage, Case.assigned_collector_id, Case.next_action_on)
+            .where(Case.tenant_id == tenant_id)
+            .order_by(Case.id)
+        ).all()
+        users = session.execute(
+            select(User.id, User.email, User.role, User.active).where(User.tenant_id == tenant_id)
+        ).all()
+    return {"counts": counts, "cases": cases, "users": users}
+
+
+def test_every_route_refuses_other_tenants_objects(
+    app: Flask, client: FlaskClient, session: Session, world: dict, monkeypatch
+) -> None:
+    monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", False)  # reach the access checks
+    theirs = world["theirs"]
+    before = snapshot(session, theirs["tenant"].id)
+    walked = 0
+    for rule in routes(app):
+        url = url_for_rule(rule, theirs)
+        for method in sorted(set(METHODS) & rule.methods):
+            for role in ROLES:
+                limiter.reset()
+                response = as_role(client, world, role).open(url, method=method, data={})
+                body = response.get_data(as_text=True)
+                where = f"{role} {method} {rule.rule}"
+                assert SECRET_DEBTOR not in body and SECRET_REFERENCE not in body, where
+                if rule.arguments:
+                    if role == "anonymous" and response.status_code == 302:
+                        assert response.headers["Location"].startswith("/login"), where
+                    else:
+                        assert response.status_code in REFUSED, f"{where}: {response.status_code}"
+                else:
+                    assert response.status_code < 500, f"{where}: {response.status_code}"
+                walked += 1
+    assert walked >= len(routes(app)) * len(ROLES)
+    assert snapshot(session, theirs["tenant"].id) == before
+
+
+def test_the_walk_reaches_the_views_with_own_objects(
+    app: Flask, client: FlaskClient, world
+) -> None:
+    """Control: the same URLs with the user's own objects open, so refusals above are real."""
+    for rule in routes(app):
+        if not rule.arguments or "GET" not in rule.methods:
+            continue
+        url = url_for_rule(rule, world["mine"])
+        codes = {role: as_role(client, world, role).get(url).status_code for role in ROLES}
+        assert 200 in codes.values(), f"{rule.rule} opened for nobody: {codes}"
