@@ -23,6 +23,7 @@ from portal.models import (
     User,
 )
 from portal.services import ledger
+from portal.services.money import format_money
 from portal.services.placement import (
     ContactDetails,
     DebtorDetails,
@@ -178,6 +179,7 @@ def _demo_case(
         ),
         invoices=invoices,
         creditor_reference=f"{tenant.slug.upper()[:3]}-{10000 + number}",
+        placed_at=utcnow() - timedelta(days=rng.randint(20, 120), hours=rng.randint(0, 9)),
     )
     _give_history(session, case, number=number, rng=rng, collectors=collectors, today=today)
     return case
@@ -195,7 +197,7 @@ def _give_history(
     # Seed data is written as if the collection process had already run on it.
     stage, outcome = STAGE_MIX[number % len(STAGE_MIX)]
     case.stage = stage
-    case.placed_at = utcnow() - timedelta(days=rng.randint(5, 120))
+    last_action = case.placed_at + timedelta(days=rng.randint(3, 18), hours=rng.randint(1, 6))
     case.priority = rng.randint(10, 95)
     case.next_action_on = today + timedelta(days=rng.randint(-5, 10))
     if stage is not Stage.PLACED:
@@ -205,7 +207,13 @@ def _give_history(
     if outcome:
         kind = ActivityKind.LETTER if "letter" in outcome.lower() else ActivityKind.CALL
         log_activity(
-            session, case, kind, outcome, actor_id=case.assigned_collector_id, outcome=outcome
+            session,
+            case,
+            kind,
+            outcome,
+            actor_id=case.assigned_collector_id,
+            outcome=outcome,
+            occurred_at=last_action,
         )
     owed = sum(invoice.amount_minor for invoice in case.invoices)
     if stage is Stage.CLOSED and outcome == "Paid in full":
@@ -236,4 +244,11 @@ def _demo_payment(session: Session, case: Case, amount: int, today: date) -> Non
         value_date=today - timedelta(days=3),
         description="Bank transfer from debtor",
     )
-    log_activity(session, case, ActivityKind.PAYMENT, "Payment received", outcome="Booked")
+    log_activity(
+        session,
+        case,
+        ActivityKind.PAYMENT,
+        f"Payment received: {format_money(amount, case.currency)}",
+        outcome="Booked",
+        occurred_at=utcnow() - timedelta(days=3),
+    )

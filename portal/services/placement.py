@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -82,6 +82,7 @@ def place_case(
     creditor_reference: str,
     currency: str | None = None,
     placed_by_id: int | None = None,
+    placed_at: datetime | None = None,
 ) -> Case:
     if not invoices:
         raise PlacementError("a placement needs at least one invoice")
@@ -98,6 +99,7 @@ def place_case(
         creditor_reference=creditor_reference,
         agency_reference=new_agency_reference(session),
         currency=currency or tenant.currency,
+        placed_at=placed_at or utcnow(),
         next_action_on=utcnow().date(),
         invoices=[Invoice(tenant_id=tenant.id, **vars(invoice)) for invoice in invoices],
     )
@@ -121,6 +123,7 @@ def place_case(
         ActivityKind.PLACEMENT,
         f"Placed with {len(invoices)} invoice(s), {format_money(total, case.currency)}",
         actor_id=placed_by_id,
+        occurred_at=case.placed_at,
     )
     audit.record(session, "case.placed", actor_id=placed_by_id, tenant_id=tenant.id, subject=case)
     return case

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from portal.db import utcnow
 from portal.models import Activity, ActivityKind, Case
 
 
@@ -19,9 +21,11 @@ def log_activity(
     outcome: str | None = None,
     body: str | None = None,
     visible_to_creditor: bool = True,
+    occurred_at: datetime | None = None,
     **details: Any,
 ) -> Activity:
     activity = Activity(
+        occurred_at=occurred_at or utcnow(),
         tenant_id=case.tenant_id,
         case_id=case.id,
         kind=kind,

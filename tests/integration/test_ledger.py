@@ -1,11 +1,9 @@
 """Balances come from the append-only ledger; money events are booked once."""
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.models import Activity, AppendOnlyError, AuditEntry, EntryKind, LedgerEntry
@@ -13,23 +11,9 @@ from portal.services import ledger
 from portal.services.ledger import LedgerError
 from tenants.scoping import TenantScope, set_scope, unscoped
 from tests.factories import make_case, make_tenant
+from tests.querycount import counted_queries
 
 TODAY = date(2026, 11, 23)
-
-
-@contextmanager
-def counted_queries(session: Session) -> Iterator[list[str]]:
-    statements: list[str] = []
-    engine = session.get_bind()
-
-    def count(_conn, _cursor, statement, *_args) -> None:
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 @pytest.fixture
@@ -67,24 +51,18 @@ def test_entries_with_the_wrong_sign_are_refused(session: Session, case, kind, a
 
 
 def test_the_same_event_is_booked_once(session: Session, case) -> None:
-    first = ledger.book(
-        session,
-        case,
-        EntryKind.PAYMENT,
-        -700,
-        value_date=TODAY,
-        description="Card",
-        event_key="evt_123",
-    )
-    again = ledger.book(
-        session,
-        case,
-        EntryKind.PAYMENT,
-        -700,
-        value_date=TODAY,
-        description="Card",
-        event_key="evt_123",
-    )
+    def card_payment() -> LedgerEntry:
+        return ledger.book(
+            session,
+            case,
+            EntryKind.PAYMENT,
+            -700,
+            value_date=TODAY,
+            description="Card",
+            event_key="evt_123",
+        )
+
+    first, again = card_payment(), card_payment()
     assert again.id == first.id
     assert ledger.balance(session, case).paid == 700
 
@@ -131,7 +109,7 @@ def test_balances_of_many_cases_take_one_query(session: Session, case) -> None:
     tenant = case.tenant
     cases = [case] + [make_case(session, tenant) for _ in range(9)]
     session.flush()
-    with counted_queries(session) as statements:
+    with counted_queries(session.get_bind()) as statements:
         sums = ledger.balances(session, cases)
     assert len(statements) == 1
     assert sums[case.id].principal == 125_050

@@ -1,34 +1,16 @@
 """What creditors and collectors see, full pages and htmx fragments."""
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from portal.models import Role
 from tenants.scoping import unscoped
 from tests.conftest import sign_in
 from tests.factories import make_case, make_tenant, make_user
+from tests.querycount import counted_queries
 
 HTMX = {"HX-Request": "true"}
-
-
-@contextmanager
-def counted_queries(app) -> Iterator[list[str]]:
-    statements: list[str] = []
-    engine = app.extensions["portal.engine"]
-
-    def count(_conn, _cursor, statement, *_args) -> None:
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 @pytest.fixture
@@ -127,13 +109,13 @@ def test_case_lists_take_the_same_queries_for_more_cases(
 ) -> None:
     """No query per row: ten more cases cost no more statements."""
     sign_in(client, world[who])
-    with counted_queries(app) as before:
+    with counted_queries(app.extensions["portal.engine"]) as before:
         client.get(path)
     with unscoped(session):
         for _ in range(10):
             make_case(session, world["acme"], amounts=(100, 200))
         session.commit()
-    with counted_queries(app) as after:
+    with counted_queries(app.extensions["portal.engine"]) as after:
         body = client.get(path).get_data(as_text=True)
     assert body.count("data-row-link") >= 12
     assert len(after) == len(before)
