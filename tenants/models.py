@@ -59,6 +59,16 @@ class Tenant(Base):
     dunning_cadence: Mapped[list[dict[str, Any]]] = mapped_column(
         JSON, default=lambda: [dict(step) for step in DEFAULT_DUNNING_CADENCE]
     )
+    # Overrides of the two rates above by claim size and age of the oldest invoice:
+    # [{"family": "amicable", "min_amount_minor": 1000000, "min_age_days": 0, "rate_bp": 1200}]
+    commission_grid: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    commission_minimum_fee_minor: Mapped[int] = mapped_column(Integer, default=0)
+    # How long the agency holds a placed claim before it goes back to the creditor.
+    mandate_months: Mapped[int] = mapped_column(Integer, default=12)
+    # How dates are written in this creditor's CSV exports ("dmy", "mdy" or "iso"), and the
+    # column mapping remembered from their last upload ({their header: our field}).
+    csv_date_format: Mapped[str] = mapped_column(String(3), default="dmy")
+    csv_column_mapping: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     brand_name: Mapped[str | None] = mapped_column(String(200))
     brand_colour: Mapped[str] = mapped_column(String(7), default="#1d4ed8")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -33,7 +33,7 @@ POSTGRES_ADMIN_DSN = os.environ.get(
 TEST_SECRET = "test-secret-key-that-is-long-enough-for-signing"
 
 
-def _create_postgres_database(name: str) -> str:
+def create_postgres_database(name: str) -> str:
     try:
         with psycopg.connect(POSTGRES_ADMIN_DSN, autocommit=True, connect_timeout=3) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -47,7 +47,7 @@ def _create_postgres_database(name: str) -> str:
     return f"{base}/{name}"
 
 
-def _drop_postgres_database(name: str) -> None:
+def drop_postgres_database(name: str) -> None:
     with psycopg.connect(POSTGRES_ADMIN_DSN, autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
@@ -66,8 +66,8 @@ def database_url(
         yield f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'portal.db'}"
         return
     name = f"portal_test_{worker_id}"
-    yield _create_postgres_database(name)
-    _drop_postgres_database(name)
+    yield create_postgres_database(name)
+    drop_postgres_database(name)
 
 
 @pytest.fixture(scope="session")

@@ -5,8 +5,11 @@ from portal.models.append_only import AppendOnlyError
 from portal.models.audit import AuditEntry
 from portal.models.case import Case, Closure, HoldReason, Invoice, Stage
 from portal.models.debtor import Debtor, DebtorContact, DebtorKind
-from portal.models.document import Document, DocumentKind
+from portal.models.document import Document, DocumentKind, DocumentStatus
+from portal.models.imports import ImportBatch, ImportRowError, ImportStatus
+from portal.models.interest import LatePaymentRule
 from portal.models.ledger import EntryKind, LedgerEntry
+from portal.models.message import CaseMessage
 from portal.models.outbox import OutboxMessage
 from portal.models.user import CREDITOR_ROLES, STAFF_ROLES, Role, StaffTenantAccess, User
 from tenants.models import Tenant, TenantStatus
@@ -19,15 +22,21 @@ __all__ = [
     "AppendOnlyError",
     "AuditEntry",
     "Case",
+    "CaseMessage",
     "Closure",
     "Debtor",
     "DebtorContact",
     "DebtorKind",
     "Document",
     "DocumentKind",
+    "DocumentStatus",
     "EntryKind",
     "HoldReason",
+    "ImportBatch",
+    "ImportRowError",
+    "ImportStatus",
     "Invoice",
+    "LatePaymentRule",
     "LedgerEntry",
     "OutboxMessage",
     "Role",

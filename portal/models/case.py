@@ -6,7 +6,17 @@ import enum
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, UTCDateTime, utcnow
@@ -19,6 +29,7 @@ if TYPE_CHECKING:
     from portal.models.activity import Activity
     from portal.models.document import Document
     from portal.models.ledger import LedgerEntry
+    from portal.models.message import CaseMessage
 
 
 class Stage(enum.StrEnum):
@@ -100,6 +111,18 @@ class Case(TenantOwned, Base):
     next_action_on: Mapped[date | None] = mapped_column(Date)
     priority: Mapped[int] = mapped_column(Integer, default=50)
     placed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    mandate_ends_on: Mapped[date | None] = mapped_column(Date)
+    # Contract terms and the pre-placement checklist the creditor fills in.
+    payment_term_days: Mapped[int | None] = mapped_column(Integer)
+    contract_interest_bp: Mapped[int | None] = mapped_column(Integer)
+    last_reminder_on: Mapped[date | None] = mapped_column(Date)
+    reminders_sent: Mapped[int] = mapped_column(Integer, default=0)
+    disputed_at_placement: Mapped[bool] = mapped_column(Boolean, default=False)
+    contract_reviewed: Mapped[bool] = mapped_column(Boolean, default=False)
+    warning_signs: Mapped[list[str]] = mapped_column(JSON, default=list)
+    withdrawal_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    withdrawal_reason: Mapped[str | None] = mapped_column(String(500))
+    import_batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
     tenant: Mapped[Tenant] = relationship()
@@ -116,6 +139,9 @@ class Case(TenantOwned, Base):
     )
     ledger_entries: Mapped[list[LedgerEntry]] = relationship(
         back_populates="case", order_by="LedgerEntry.id"
+    )
+    messages: Mapped[list[CaseMessage]] = relationship(
+        back_populates="case", order_by="CaseMessage.created_at"
     )
 
 

@@ -24,11 +24,21 @@ class DocumentKind(enum.StrEnum):
     OTHER = "other"
 
 
+class DocumentStatus(enum.StrEnum):
+    # A browser upload straight to S3 waits here until the portal has checked the object.
+    PENDING = "pending"
+    STORED = "stored"
+
+
 class Document(TenantOwned, Base):
     __tablename__ = "documents"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("case_messages.id"))
+    status: Mapped[DocumentStatus] = mapped_column(
+        enum_column(DocumentStatus), default=DocumentStatus.STORED
+    )
     kind: Mapped[DocumentKind] = mapped_column(enum_column(DocumentKind))
     filename: Mapped[str] = mapped_column(String(255))
     content_type: Mapped[str] = mapped_column(String(100))

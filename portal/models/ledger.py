@@ -11,7 +11,7 @@ import enum
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import BigInteger, Date, ForeignKey, Index, String
+from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, UTCDateTime, utcnow
@@ -46,6 +46,9 @@ class LedgerEntry(AppendOnly, TenantOwned, Base):
     # A provider event id or idempotency key: the same money event is booked once.
     event_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # On payments: the commission the agency earned on it, at the rate then in force.
+    commission_bp: Mapped[int | None] = mapped_column(Integer)
+    commission_minor: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     case: Mapped[Case] = relationship(back_populates="ledger_entries")
