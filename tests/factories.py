@@ -8,7 +8,12 @@ from datetime import date
 from sqlalchemy.orm import Session
 
 from portal.models import Case, DebtorKind, Role, StaffTenantAccess, Tenant, User
-from portal.services.placement import DebtorDetails, InvoiceDetails, place_case
+from portal.services.placement import (
+    DebtorDetails,
+    InvoiceDetails,
+    PlacementRequest,
+    place_case,
+)
 from portal.services.users import create_user
 from tenants.onboarding import create_tenant
 
@@ -52,17 +57,24 @@ def make_case(
     reference: str | None = None,
     amounts: tuple[int, ...] = (125_000,),
 ) -> Case:
+    return place_case(session, tenant, placement_request(debtor_name, reference, amounts))
+
+
+def placement_request(
+    debtor_name: str | None = None,
+    reference: str | None = None,
+    amounts: tuple[int, ...] = (125_000,),
+    **fields: object,
+) -> PlacementRequest:
     number = next(_numbers)
-    return place_case(
-        session,
-        tenant,
-        debtor=DebtorDetails(
+    values: dict[str, object] = {
+        "debtor": DebtorDetails(
             kind=DebtorKind.BUSINESS,
             name=debtor_name or f"Debtor {number} GmbH",
             email=f"accounts{number}@debtor.example",
             postal_code="10115",
         ),
-        invoices=[
+        "invoices": tuple(
             InvoiceDetails(
                 number=f"INV-{number}-{index}",
                 issue_date=date(2026, 1, 10),
@@ -70,6 +82,8 @@ def make_case(
                 amount_minor=amount,
             )
             for index, amount in enumerate(amounts)
-        ],
-        creditor_reference=reference or f"REF-{number}",
-    )
+        ),
+        "creditor_reference": reference or f"REF-{number}",
+    }
+    values.update(fields)
+    return PlacementRequest(**values)  # type: ignore[arg-type]

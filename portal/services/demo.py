@@ -28,6 +28,8 @@ from portal.services.placement import (
     ContactDetails,
     DebtorDetails,
     InvoiceDetails,
+    PlacementRequest,
+    WarningSign,
     place_case,
 )
 from portal.services.timeline import log_activity
@@ -162,23 +164,32 @@ def _demo_case(
         for index in range(rng.randint(1, 3))
     ]
     slug = debtor_name.lower().replace(" ", "").replace("&", "")[:12]
+    signs = rng.sample(sorted(WarningSign), k=rng.choice((0, 0, 1, 2, 3)))
     case = place_case(
         session,
         tenant,
-        debtor=DebtorDetails(
-            kind=DebtorKind.BUSINESS,
-            name=debtor_name,
-            registration_number=f"HRB {rng.randint(10000, 99999)}",
-            email=f"accounts@{slug}.example",
-            phone=f"+49 30 {rng.randint(1000000, 9999999)}",
-            address_line1=f"{rng.randint(1, 120)} Market Street",
-            postal_code=f"{rng.randint(10000, 99999)}",
-            city=rng.choice(("Berlin", "Hamburg", "Leeds", "Bristol", "Cologne")),
-            country=rng.choice(("DE", "GB")),
-            contacts=(ContactDetails(name="Sam Becker", position="Accounts payable"),),
+        PlacementRequest(
+            debtor=DebtorDetails(
+                kind=DebtorKind.BUSINESS,
+                name=debtor_name,
+                registration_number=f"HRB {rng.randint(10000, 99999)}",
+                email=f"accounts@{slug}.example",
+                phone=f"+49 30 {rng.randint(1000000, 9999999)}",
+                address_line1=f"{rng.randint(1, 120)} Market Street",
+                postal_code=f"{rng.randint(10000, 99999)}",
+                city=rng.choice(("Berlin", "Hamburg", "Leeds", "Bristol", "Cologne")),
+                country=rng.choice(("DE", "GB")),
+                contacts=(ContactDetails(name="Sam Becker", position="Accounts payable"),),
+            ),
+            invoices=tuple(invoices),
+            creditor_reference=f"{tenant.slug.upper()[:3]}-{10000 + number}",
+            payment_term_days=30,
+            last_reminder_on=today - timedelta(days=rng.randint(7, 30)),
+            reminders_sent=rng.randint(1, 3),
+            contract_reviewed=True,
+            warning_signs=frozenset(signs),
         ),
-        invoices=invoices,
-        creditor_reference=f"{tenant.slug.upper()[:3]}-{10000 + number}",
+        today=today,
         placed_at=utcnow() - timedelta(days=rng.randint(20, 120), hours=rng.randint(0, 9)),
     )
     _give_history(session, case, number=number, rng=rng, collectors=collectors, today=today)
@@ -198,7 +209,6 @@ def _give_history(
     stage, outcome = STAGE_MIX[number % len(STAGE_MIX)]
     case.stage = stage
     last_action = case.placed_at + timedelta(days=rng.randint(3, 18), hours=rng.randint(1, 6))
-    case.priority = rng.randint(10, 95)
     case.next_action_on = today + timedelta(days=rng.randint(-5, 10))
     if stage is not Stage.PLACED:
         case.assigned_collector_id = collectors[number % len(collectors)].id

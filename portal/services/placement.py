@@ -1,35 +1,71 @@
-"""Placing an overdue account with the agency: debtor, case, invoices, opening ledger."""
+"""Placing overdue accounts with the agency: checking them, scoring them, booking them.
+
+One path for every channel: the web form, the CSV import and the API all build
+``PlacementRequest`` values, ask ``check_placements`` what is wrong with them, and place
+the good ones with ``place_many`` (batched inserts, so a 100 000-row import stays fast).
+"""
 
 from __future__ import annotations
 
+import enum
+import math
 import secrets
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import select
+from dateutil.relativedelta import relativedelta
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import func, insert, select, tuple_
 from sqlalchemy.orm import Session
 
 from portal.db import utcnow
 from portal.models import (
+    Activity,
     ActivityKind,
+    AuditEntry,
     Case,
     Debtor,
     DebtorContact,
     DebtorKind,
     EntryKind,
     Invoice,
+    LedgerEntry,
     Tenant,
 )
-from portal.services import audit, ledger
-from portal.services.money import format_money
-from portal.services.timeline import log_activity
+from portal.services.money import MAX_MINOR_UNITS, format_money, is_currency, minor_units
+from tenants.scoping import scoped_get
 
 # Crockford's base32 without look-alikes: references are read out on the phone.
 REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+LOOKUP_CHUNK = 500
 
 
-class PlacementError(ValueError):
-    pass
+class WarningSign(enum.StrEnum):
+    """What creditors notice before a customer becomes a bad debtor."""
+
+    NOT_RETURNING_CALLS = "not_returning_calls"
+    COMPLAINTS_ABOUT_GOODS = "complaints_about_goods"
+    REPORTS_FROM_SUPPLIERS = "reports_from_suppliers"
+    FALLING_ORDERS = "falling_orders"
+    CHANGING_BANK_ACCOUNTS = "changing_bank_accounts"
+    REPEATED_DISPUTES = "repeated_disputes"
+    KEY_STAFF_LEAVING = "key_staff_leaving"
+
+    @property
+    def label(self) -> str:
+        return WARNING_SIGN_LABELS[self]
+
+
+WARNING_SIGN_LABELS = {
+    WarningSign.NOT_RETURNING_CALLS: "Not returning calls or e-mails",
+    WarningSign.COMPLAINTS_ABOUT_GOODS: "Sudden complaints about the goods or service",
+    WarningSign.REPORTS_FROM_SUPPLIERS: "Other suppliers report late payment",
+    WarningSign.FALLING_ORDERS: "Falling order volume",
+    WarningSign.CHANGING_BANK_ACCOUNTS: "Paying from changing bank accounts",
+    WarningSign.REPEATED_DISPUTES: "Repeated disputes over invoices",
+    WarningSign.KEY_STAFF_LEAVING: "Key staff leaving",
+}
 
 
 @dataclass(frozen=True)
@@ -65,65 +101,383 @@ class InvoiceDetails:
     amount_minor: int
 
 
-def new_agency_reference(session: Session) -> str:
-    while True:
-        code = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(8))
-        reference = f"{utcnow():%y}-{code[:4]}-{code[4:]}"
-        if not session.scalar(select(Case.id).where(Case.agency_reference == reference)):
-            return reference
+@dataclass(frozen=True)
+class PlacementRequest:
+    debtor: DebtorDetails
+    creditor_reference: str
+    invoices: tuple[InvoiceDetails, ...]
+    currency: str | None = None
+    payment_term_days: int | None = None
+    contract_interest_bp: int | None = None
+    last_reminder_on: date | None = None
+    reminders_sent: int = 0
+    disputed: bool = False
+    contract_reviewed: bool = False
+    warning_signs: frozenset[WarningSign] = frozenset()
+
+    @property
+    def total_minor(self) -> int:
+        return sum(invoice.amount_minor for invoice in self.invoices)
+
+    def oldest_due_date(self) -> date | None:
+        return min((invoice.due_date for invoice in self.invoices), default=None)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """What is wrong with one field: ``field`` is a dotted path (``invoices.1.amount``)."""
+
+    field: str
+    message: str
+
+
+# --- checking ----------------------------------------------------------------------------
+
+
+def _check_text(value: str | None, name: str, limit: int, *, required: bool) -> list[Problem]:
+    if not (value or "").strip():
+        return [Problem(name, "Required.")] if required else []
+    if len(value or "") > limit:
+        return [Problem(name, f"At most {limit} characters.")]
+    return []
+
+
+def _check_debtor(debtor: DebtorDetails) -> list[Problem]:
+    found = _check_text(debtor.name, "debtor.name", 200, required=True)
+    for name, limit in (("registration_number", 64), ("vat_number", 32), ("phone", 32),
+                        ("address_line1", 200), ("address_line2", 200), ("postal_code", 16),
+                        ("city", 100)):  # fmt: skip
+        found += _check_text(getattr(debtor, name), f"debtor.{name}", limit, required=False)
+    if debtor.email:
+        try:
+            validate_email(debtor.email, check_deliverability=False)
+        except EmailNotValidError:
+            found.append(Problem("debtor.email", "Not a valid e-mail address."))
+    if len(debtor.country) != 2 or not debtor.country.isalpha():
+        found.append(Problem("debtor.country", "A two-letter country code, such as DE or GB."))
+    for index, contact in enumerate(debtor.contacts):
+        found += _check_text(contact.name, f"debtor.contacts.{index}.name", 200, required=True)
+    return found
+
+
+def _check_invoices(request: PlacementRequest, today: date) -> list[Problem]:
+    if not request.invoices:
+        return [Problem("invoices", "Add at least one invoice.")]
+    found: list[Problem] = []
+    seen: set[str] = set()
+    for index, invoice in enumerate(request.invoices):
+        where = f"invoices.{index}"
+        found += _check_text(invoice.number, f"{where}.number", 64, required=True)
+        if invoice.number.strip().lower() in seen:
+            found.append(Problem(f"{where}.number", "The same invoice number appears twice."))
+        seen.add(invoice.number.strip().lower())
+        if invoice.amount_minor <= 0:
+            found.append(Problem(f"{where}.amount", "The amount must be more than zero."))
+        elif invoice.amount_minor >= MAX_MINOR_UNITS:
+            found.append(Problem(f"{where}.amount", "The amount is larger than any claim."))
+        if invoice.due_date > today:
+            found.append(
+                Problem(f"{where}.due_date", "Not yet due: the due date is in the future.")
+            )
+        if invoice.issue_date > invoice.due_date:
+            found.append(Problem(f"{where}.issue_date", "Issued after its due date."))
+    return found
+
+
+def _check_terms(request: PlacementRequest, today: date) -> list[Problem]:
+    found = _check_text(request.creditor_reference, "creditor_reference", 64, required=True)
+    if request.currency is not None and not is_currency(request.currency):
+        found.append(Problem("currency", "Not an ISO 4217 currency code."))
+    if request.payment_term_days is not None and not 0 <= request.payment_term_days <= 365:
+        found.append(Problem("payment_term_days", "Between 0 and 365 days."))
+    if request.contract_interest_bp is not None and not 0 <= request.contract_interest_bp <= 10_000:
+        found.append(Problem("contract_interest", "Between 0 and 100 %."))
+    if not 0 <= request.reminders_sent <= 99:
+        found.append(Problem("reminders_sent", "Between 0 and 99."))
+    if request.last_reminder_on is not None and request.last_reminder_on > today:
+        found.append(Problem("last_reminder_on", "The last reminder cannot be in the future."))
+    return found
+
+
+def existing_references(session: Session, references: Iterable[str]) -> dict[str, str]:
+    """Creditor references already placed in the session's tenant: {reference: agency ref}."""
+    wanted = sorted({reference.strip() for reference in references if reference.strip()})
+    found: dict[str, str] = {}
+    for start in range(0, len(wanted), LOOKUP_CHUNK):
+        chunk = wanted[start : start + LOOKUP_CHUNK]
+        statement = select(Case.creditor_reference, Case.agency_reference).where(
+            Case.creditor_reference.in_(chunk)
+        )
+        found.update(dict(session.execute(statement).tuples().all()))
+    return found
+
+
+def existing_debtor_invoices(
+    session: Session, pairs: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], str]:
+    """(debtor name, invoice number) pairs already placed: {pair: agency reference}."""
+    wanted = sorted({(name.strip().lower(), number.strip().lower()) for name, number in pairs})
+    found: dict[tuple[str, str], str] = {}
+    for start in range(0, len(wanted), LOOKUP_CHUNK):
+        chunk = wanted[start : start + LOOKUP_CHUNK]
+        key = tuple_(func.lower(Debtor.name), func.lower(Invoice.number))
+        statement = (
+            select(func.lower(Debtor.name), func.lower(Invoice.number), Case.agency_reference)
+            .join(Case, Case.id == Invoice.case_id)
+            .join(Debtor, Debtor.id == Case.debtor_id)
+            .where(key.in_(chunk))
+        )
+        found.update(
+            {(name, number): agency for name, number, agency in session.execute(statement)}
+        )
+    return found
+
+
+def check_placements(
+    session: Session, requests: Sequence[PlacementRequest], today: date
+) -> list[list[Problem]]:
+    """The problems of each request, in order (an empty list: it can be placed).
+
+    Duplicates are looked up in batches, against what is already placed in the tenant
+    and against the other requests of the same batch.
+    """
+    placed_refs = existing_references(session, (r.creditor_reference for r in requests))
+    placed_pairs = existing_debtor_invoices(
+        session, ((r.debtor.name, i.number) for r in requests for i in r.invoices)
+    )
+    batch_refs: set[str] = set()
+    results = []
+    for request in requests:
+        found = _check_terms(request, today) + _check_debtor(request.debtor)
+        found += _check_invoices(request, today)
+        reference = request.creditor_reference.strip()
+        if reference in placed_refs:
+            found.append(Problem("creditor_reference",
+                                 f"Already placed as case {placed_refs[reference]}."))  # fmt: skip
+        elif reference in batch_refs:
+            found.append(Problem("creditor_reference", "The same reference appears twice."))
+        batch_refs.add(reference)
+        for index, invoice in enumerate(request.invoices):
+            pair = (request.debtor.name.strip().lower(), invoice.number.strip().lower())
+            if pair in placed_pairs:
+                found.append(Problem(
+                    f"invoices.{index}.number",
+                    f"Invoice {invoice.number} of {request.debtor.name} is already placed "
+                    f"as case {placed_pairs[pair]}.",
+                ))  # fmt: skip
+        results.append(found)
+    return results
+
+
+# --- scoring -----------------------------------------------------------------------------
+
+
+def days_past_due(request: PlacementRequest, today: date) -> int:
+    oldest = request.oldest_due_date()
+    return max(0, (today - oldest).days) if oldest else 0
+
+
+def effective_warning_signs(request: PlacementRequest, today: date) -> list[str]:
+    """The signs the creditor ticked, plus what the dates show (over 90 days past due)."""
+    signs = sorted(sign.value for sign in request.warning_signs)
+    if days_past_due(request, today) > 90:
+        signs.append("over_90_days_past_due")
+    return signs
+
+
+def priority_score(request: PlacementRequest, currency: str, today: date) -> int:
+    """How urgently collectors should work a new case, 0 to 100.
+
+    - age: up to 40 points, linear in days past due, full at 360 days;
+    - size: up to 30 points, 6 per factor of ten above 100 in the currency's major unit
+      (100 → 0, 1 000 → 6, 100 000 → 18, 10 000 000 → 30);
+    - warning signs: 5 points for each sign the creditor reported, up to 30.
+    """
+    age_points = min(days_past_due(request, today), 360) / 360 * 40
+    major = request.total_minor / 10 ** minor_units(currency)
+    size_points = min(30.0, max(0.0, 6 * math.log10(major / 100))) if major > 0 else 0.0
+    sign_points = min(30, 5 * len(request.warning_signs))
+    return round(age_points + size_points + sign_points)
+
+
+# --- placing -----------------------------------------------------------------------------
+
+
+def _new_references(session: Session, count: int) -> list[str]:
+    """``count`` fresh agency references, checked against the database in one query."""
+    year = f"{utcnow():%y}"
+    references: set[str] = set()
+    while len(references) < count:
+        while len(references) < count:
+            code = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(8))
+            references.add(f"{year}-{code[:4]}-{code[4:]}")
+        taken = set(session.scalars(
+            select(Case.agency_reference).where(Case.agency_reference.in_(references))
+        ))  # fmt: skip
+        references -= taken
+    return sorted(references)
+
+
+def place_many(
+    session: Session,
+    tenant: Tenant,
+    requests: Sequence[PlacementRequest],
+    *,
+    placed_by_id: int | None,
+    today: date,
+    import_batch_id: int | None = None,
+    placed_at: datetime | None = None,
+) -> list[int]:
+    """Place already-checked requests for ``tenant``; returns the new case ids in order.
+
+    Rows go in with one multi-row INSERT per table, so a large import costs a handful
+    of statements per batch instead of several per case. Call it inside the caller's
+    transaction: a failure leaves nothing placed.
+    """
+    if not requests:
+        return []
+    when = placed_at or utcnow()
+    mandate_ends_on = today + relativedelta(months=tenant.mandate_months)
+    debtor_ids = _insert_debtors(session, tenant, requests)
+    references = _new_references(session, len(requests))
+    case_rows: list[dict[str, object]] = [
+        {
+            "tenant_id": tenant.id,
+            "debtor_id": debtor_id,
+            "creditor_reference": request.creditor_reference.strip(),
+            "agency_reference": reference,
+            "currency": request.currency or tenant.currency,
+            "stage": "placed",
+            "priority": priority_score(request, request.currency or tenant.currency, today),
+            "next_action_on": today,
+            "placed_at": when,
+            "updated_at": when,
+            "mandate_ends_on": mandate_ends_on,
+            "payment_term_days": request.payment_term_days,
+            "contract_interest_bp": request.contract_interest_bp,
+            "last_reminder_on": request.last_reminder_on,
+            "reminders_sent": request.reminders_sent,
+            "disputed_at_placement": request.disputed,
+            "contract_reviewed": request.contract_reviewed,
+            "warning_signs": effective_warning_signs(request, today),
+            "import_batch_id": import_batch_id,
+        }
+        for request, debtor_id, reference in zip(requests, debtor_ids, references, strict=True)
+    ]
+    case_ids = _insert_returning_ids(session, Case, case_rows)
+    batch = _NewCases(tenant, requests, case_rows, case_ids, placed_by_id, when)
+    _insert_invoices_and_principal(session, batch)
+    _insert_placement_records(session, batch)
+    return case_ids
+
+
+def _insert_returning_ids(
+    session: Session, model: type, rows: list[dict[str, object]]
+) -> list[int]:
+    statement = insert(model).returning(model.id, sort_by_parameter_order=True)  # type: ignore[attr-defined]
+    return list(session.scalars(statement, rows))
+
+
+def _insert_debtors(
+    session: Session, tenant: Tenant, requests: Sequence[PlacementRequest]
+) -> list[int]:
+    rows = [
+        {
+            "tenant_id": tenant.id,
+            "created_at": utcnow(),
+            **{name: value for name, value in vars(r.debtor).items() if name != "contacts"},
+        }
+        for r in requests
+    ]
+    ids = _insert_returning_ids(session, Debtor, rows)
+    contacts = [
+        {"tenant_id": tenant.id, "debtor_id": debtor_id, **vars(contact)}
+        for request, debtor_id in zip(requests, ids, strict=True)
+        for contact in request.debtor.contacts
+    ]
+    if contacts:
+        session.execute(insert(DebtorContact), contacts)
+    return ids
+
+
+@dataclass(frozen=True)
+class _NewCases:
+    """The cases ``place_many`` is inserting, as the helpers below need them."""
+
+    tenant: Tenant
+    requests: Sequence[PlacementRequest]
+    case_rows: list[dict[str, object]]
+    case_ids: list[int]
+    placed_by_id: int | None
+    when: datetime
+
+    def each(self) -> Iterable[tuple[PlacementRequest, dict[str, object], int]]:
+        return zip(self.requests, self.case_rows, self.case_ids, strict=True)
+
+
+def _insert_invoices_and_principal(session: Session, batch: _NewCases) -> None:
+    tenant, placed_by_id = batch.tenant, batch.placed_by_id
+    pairs = [
+        (case_id, row["currency"], invoice)
+        for request, row, case_id in batch.each()
+        for invoice in request.invoices
+    ]
+    invoice_ids = _insert_returning_ids(session, Invoice, [
+        {"tenant_id": tenant.id, "case_id": case_id, "number": invoice.number.strip(),
+         "issue_date": invoice.issue_date, "due_date": invoice.due_date,
+         "amount_minor": invoice.amount_minor}
+        for case_id, _currency, invoice in pairs
+    ])  # fmt: skip
+    session.execute(insert(LedgerEntry), [
+        {"tenant_id": tenant.id, "case_id": case_id, "invoice_id": invoice_id,
+         "kind": EntryKind.PRINCIPAL, "amount_minor": invoice.amount_minor, "currency": currency,
+         "value_date": invoice.due_date, "description": f"Invoice {invoice.number.strip()}",
+         "created_by_id": placed_by_id, "created_at": utcnow()}
+        for (case_id, currency, invoice), invoice_id in zip(pairs, invoice_ids, strict=True)
+    ])  # fmt: skip
+
+
+def _insert_placement_records(session: Session, batch: _NewCases) -> None:
+    tenant, placed_by_id, when = batch.tenant, batch.placed_by_id, batch.when
+    session.execute(insert(Activity), [
+        {"tenant_id": tenant.id, "case_id": case_id, "kind": ActivityKind.PLACEMENT,
+         "actor_id": placed_by_id, "occurred_at": when, "visible_to_creditor": True,
+         "summary": f"Placed with {len(request.invoices)} invoice(s), "
+                    f"{format_money(request.total_minor, str(row['currency']))}",
+         "details": {}}
+        for request, row, case_id in batch.each()
+    ])  # fmt: skip
+    session.execute(insert(AuditEntry), [
+        {"action": "case.placed", "actor_id": placed_by_id, "tenant_id": tenant.id,
+         "object_type": "Case", "object_id": str(case_id), "at": when, "details": {}}
+        for case_id in batch.case_ids
+    ])  # fmt: skip
 
 
 def place_case(
     session: Session,
     tenant: Tenant,
+    request: PlacementRequest,
     *,
-    debtor: DebtorDetails,
-    invoices: list[InvoiceDetails],
-    creditor_reference: str,
-    currency: str | None = None,
     placed_by_id: int | None = None,
+    today: date | None = None,
     placed_at: datetime | None = None,
 ) -> Case:
-    if not invoices:
-        raise PlacementError("a placement needs at least one invoice")
-    if any(invoice.amount_minor <= 0 for invoice in invoices):
-        raise PlacementError("every invoice needs a positive amount")
-    debtor_row = Debtor(
-        tenant_id=tenant.id,
-        **{name: value for name, value in vars(debtor).items() if name != "contacts"},
-        contacts=[DebtorContact(tenant_id=tenant.id, **vars(c)) for c in debtor.contacts],
+    """Check and place one account; raises ``PlacementRefused`` with every problem."""
+    today = today or utcnow().date()
+    problems = check_placements(session, [request], today)[0]
+    if problems:
+        raise PlacementRefused(problems)
+    [case_id] = place_many(
+        session, tenant, [request], placed_by_id=placed_by_id, today=today, placed_at=placed_at
     )
-    case = Case(
-        tenant_id=tenant.id,
-        debtor=debtor_row,
-        creditor_reference=creditor_reference,
-        agency_reference=new_agency_reference(session),
-        currency=currency or tenant.currency,
-        placed_at=placed_at or utcnow(),
-        next_action_on=utcnow().date(),
-        invoices=[Invoice(tenant_id=tenant.id, **vars(invoice)) for invoice in invoices],
-    )
-    session.add(case)
-    session.flush()
-    for invoice in case.invoices:
-        ledger.book(
-            session,
-            case,
-            EntryKind.PRINCIPAL,
-            invoice.amount_minor,
-            value_date=invoice.due_date,
-            description=f"Invoice {invoice.number}",
-            invoice_id=invoice.id,
-            created_by_id=placed_by_id,
-        )
-    total = sum(invoice.amount_minor for invoice in invoices)
-    log_activity(
-        session,
-        case,
-        ActivityKind.PLACEMENT,
-        f"Placed with {len(invoices)} invoice(s), {format_money(total, case.currency)}",
-        actor_id=placed_by_id,
-        occurred_at=case.placed_at,
-    )
-    audit.record(session, "case.placed", actor_id=placed_by_id, tenant_id=tenant.id, subject=case)
+    case = scoped_get(session, Case, case_id)
+    if case is None:  # the session's scope does not include ``tenant``
+        raise PlacementRefused([Problem("tenant", "Not a tenant this session may place for.")])
     return case
+
+
+class PlacementRefused(ValueError):
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("; ".join(f"{p.field}: {p.message}" for p in problems))
+        self.problems = problems

@@ -13,7 +13,7 @@ def test_demo_covers_every_stage_with_consistent_money(session: Session) -> None
         demo.load(session)
         cases = session.scalars(select(Case)).all()
         sums = ledger.balances(session, cases)
-        users = session.scalars(select(User)).all()
+        users = session.scalars(select(User).order_by(User.id)).all()
     assert len(cases) == 50
     assert {case.stage for case in cases} == set(Stage)
     assert {case.tenant_id for case in cases} and len({case.tenant_id for case in cases}) == 2
