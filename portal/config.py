@@ -19,14 +19,20 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SECRET_KEY = "local-development-only-secret-key"  # noqa: S105  # nosec B105
 ENVIRONMENTS = ("development", "testing", "production")
 PAYMENT_PROVIDERS = ("simulated",)
+JOBS_BACKENDS = ("thread", "inline")
 
 
 class ConfigurationError(RuntimeError):
     """The settings cannot be used: the message lists every problem found."""
 
 
-def _flag(value: str | None) -> bool:
-    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+def _int(value: str | None, default: int) -> int:
+    if value is None or not value.strip():
+        return default
+    try:
+        return int(value)
+    except ValueError as error:
+        raise ConfigurationError(f"{value!r} is not a whole number") from error
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,9 @@ class Settings:
     agency_name: str
     agency_contact: str
     login_rate_limit: str
+    s3_endpoint_url: str | None
+    max_document_bytes: int
+    jobs_backend: str
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], instance_path: Path) -> Settings:
@@ -58,6 +67,9 @@ class Settings:
             agency_name=environ.get("AGENCY_NAME", "Northgate Collections"),
             agency_contact=environ.get("AGENCY_CONTACT", "+49 30 1234 5678 · help@agency.example"),
             login_rate_limit=environ.get("LOGIN_RATE_LIMIT", "10 per minute;50 per hour"),
+            s3_endpoint_url=environ.get("S3_ENDPOINT_URL") or None,
+            max_document_bytes=_int(environ.get("MAX_DOCUMENT_BYTES"), 25 * 1024 * 1024),
+            jobs_backend=environ.get("JOBS_BACKEND", "thread"),
         )
 
     @property
@@ -69,6 +81,10 @@ class Settings:
         found = []
         if self.env not in ENVIRONMENTS:
             found.append(f"PORTAL_ENV must be one of {', '.join(ENVIRONMENTS)}, not {self.env!r}")
+        if self.jobs_backend not in JOBS_BACKENDS:
+            found.append(f"JOBS_BACKEND must be one of {', '.join(JOBS_BACKENDS)}")
+        if self.max_document_bytes <= 0:
+            found.append("MAX_DOCUMENT_BYTES must be positive")
         if self.payments_provider not in PAYMENT_PROVIDERS:
             found.append(f"PAYMENTS_PROVIDER {self.payments_provider!r} is not available")
         if not self.is_production:
@@ -94,7 +110,8 @@ class Settings:
             "RATELIMIT_STORAGE_URI": self.redis_url or "memory://",
             "RATELIMIT_HEADERS_ENABLED": True,
             "LOGIN_RATE_LIMIT": self.login_rate_limit,
-            "MAX_CONTENT_LENGTH": 25 * 1024 * 1024,
+            # The document limit is enforced while streaming; this caps the whole request.
+            "MAX_CONTENT_LENGTH": self.max_document_bytes + 1024 * 1024,
         }
 
 

@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Flask, Response, render_template, request
+from flask import Flask, Response, has_app_context, render_template, request
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
 from portal import db
-from portal.adapters.jobs import InProcessJobs, Job
+from portal.adapters.jobs import InlineJobs, InProcessJobs, Job
 from portal.adapters.mail import mailer_from_url
 from portal.adapters.payments import SimulatedPayments
 from portal.adapters.storage import storage_from_url
@@ -59,15 +59,23 @@ def register_database(app: Flask, settings: Settings) -> None:
 def register_adapters(app: Flask, settings: Settings) -> None:
     def in_app_context(job: Job) -> Job:
         def run(*args: Any) -> Any:
+            if has_app_context():  # inline jobs run inside the request that queued them
+                return job(*args)
             with app.app_context():
                 return job(*args)
 
         return run
 
-    app.extensions["portal.storage"] = storage_from_url(settings.storage_url)
+    app.extensions["portal.storage"] = storage_from_url(
+        settings.storage_url, endpoint_url=settings.s3_endpoint_url
+    )
     app.extensions["portal.mailer"] = mailer_from_url(settings.mail_url, settings.mail_sender)
     app.extensions["portal.payments"] = SimulatedPayments()
-    app.extensions["portal.jobs"] = InProcessJobs(in_app_context)
+    app.extensions["portal.jobs"] = (
+        InlineJobs(in_app_context)
+        if settings.jobs_backend == "inline"
+        else InProcessJobs(in_app_context)
+    )
 
 
 def register_extensions(app: Flask) -> None:

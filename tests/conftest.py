@@ -76,6 +76,7 @@ def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     application = create_app(
         {
             "PORTAL_ENV": "testing",
+            "JOBS_BACKEND": "inline",
             "DATABASE_URL": database_url,
             "SECRET_KEY": TEST_SECRET,
             "STORAGE_URL": documents.as_uri(),

@@ -20,6 +20,16 @@ class JobQueue(Protocol):
     def enqueue(self, job: Job, *args: Any) -> None: ...
 
 
+class InlineJobs:
+    """Runs each job at once in the caller's thread: for tests and one-off commands."""
+
+    def __init__(self, wrap: Callable[[Job], Job]) -> None:
+        self._wrap = wrap
+
+    def enqueue(self, job: Job, *args: Any) -> None:
+        self._wrap(job)(*args)
+
+
 class InProcessJobs:
     """Runs jobs on a small thread pool inside the web process."""
 

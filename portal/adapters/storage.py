@@ -72,7 +72,7 @@ class LocalStorage:
         self.root.mkdir(parents=True, exist_ok=True)
 
 
-def storage_from_url(url: str) -> Storage:
+def storage_from_url(url: str, endpoint_url: str | None = None) -> Storage:
     parsed = urlparse(url)
     if parsed.scheme == "file":
         return LocalStorage(Path(unquote(parsed.path)))
