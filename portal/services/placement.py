@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import math
 import secrets
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -39,6 +40,7 @@ from tenants.scoping import scoped_get
 # Crockford's base32 without look-alikes: references are read out on the phone.
 REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 LOOKUP_CHUNK = 500
+DEBTOR_KEY = ("kind", "name", "registration_number", "email", "postal_code", "address_line1")
 
 
 class WarningSign(enum.StrEnum):
@@ -364,7 +366,7 @@ def place_many(
         }
         for request, debtor_id, reference in zip(requests, debtor_ids, references, strict=True)
     ]
-    case_ids = _insert_returning_ids(session, Case, case_rows)
+    case_ids = _insert_returning_ids(session, Case, case_rows, ("agency_reference",))
     batch = _NewCases(tenant, requests, case_rows, case_ids, placed_by_id, when)
     _insert_invoices_and_principal(session, batch)
     _insert_placement_records(session, batch)
@@ -372,10 +374,20 @@ def place_many(
 
 
 def _insert_returning_ids(
-    session: Session, model: type, rows: list[dict[str, object]]
+    session: Session, model: type, rows: list[dict[str, object]], key: tuple[str, ...]
 ) -> list[int]:
-    statement = insert(model).returning(model.id, sort_by_parameter_order=True)  # type: ignore[attr-defined]
-    return list(session.scalars(statement, rows))
+    """Insert ``rows`` in multi-row statements; their new ids, in the order of ``rows``.
+
+    Rows come back from RETURNING in no promised order (and asking SQLAlchemy to sort
+    them makes SQLite insert one row at a time), so each id is matched to its row by
+    the ``key`` columns. Rows with equal keys are interchangeable, so any match is right.
+    """
+    columns = [getattr(model, name) for name in key]
+    statement = insert(model).returning(model.id, *columns)  # type: ignore[attr-defined]
+    waiting: dict[tuple[object, ...], list[int]] = defaultdict(list)
+    for new_id, *values in session.execute(statement, rows):
+        waiting[tuple(values)].append(new_id)
+    return [waiting[tuple(row[name] for name in key)].pop() for row in rows]
 
 
 def _insert_debtors(
@@ -389,7 +401,7 @@ def _insert_debtors(
         }
         for r in requests
     ]
-    ids = _insert_returning_ids(session, Debtor, rows)
+    ids = _insert_returning_ids(session, Debtor, rows, DEBTOR_KEY)
     contacts = [
         {"tenant_id": tenant.id, "debtor_id": debtor_id, **vars(contact)}
         for request, debtor_id in zip(requests, ids, strict=True)
@@ -422,7 +434,7 @@ def _insert_invoices_and_principal(session: Session, batch: _NewCases) -> None:
         for request, row, case_id in batch.each()
         for invoice in request.invoices
     ]
-    invoice_ids = _insert_returning_ids(session, Invoice, [
+    invoice_ids = _insert_returning_ids(session, Invoice, key=("case_id", "number"), rows=[
         {"tenant_id": tenant.id, "case_id": case_id, "number": invoice.number.strip(),
          "issue_date": invoice.issue_date, "due_date": invoice.due_date,
          "amount_minor": invoice.amount_minor}
