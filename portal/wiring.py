@@ -26,8 +26,10 @@ from portal.debtor import bp as debtor
 from portal.extensions import csrf, htmx, limiter, login_manager
 from portal.models import User
 from portal.services.money import format_money
+from portal.services.placement import warning_sign_label
 from portal.services.users import may_sign_in
-from tenants.scoping import TenantIsolationError, set_scope
+from portal.web.access import apply_tenant_scope
+from tenants.scoping import TenantIsolationError
 
 # htmx needs no inline script or eval when its indicator styles are off (see base.html).
 CONTENT_SECURITY_POLICY = (
@@ -94,11 +96,8 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_tenancy(app: Flask) -> None:
-    @app.before_request
-    def _scope_session_to_user() -> None:
-        """Every request sees only the tenants of the signed-in user; anonymous: none."""
-        scope = current_user.tenant_scope() if current_user.is_authenticated else None
-        set_scope(db.session, scope)
+    # Every request sees only the tenants of the signed-in user; anonymous: none.
+    app.before_request(apply_tenant_scope)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -119,6 +118,7 @@ def _format_date(value: date | datetime | None) -> str:
 def register_templates(app: Flask) -> None:
     app.jinja_env.filters["money"] = format_money
     app.jinja_env.filters["day"] = _format_date
+    app.jinja_env.filters["warning_sign"] = warning_sign_label
 
     @app.template_global()
     def query_for(page: int) -> str:

@@ -1,17 +1,19 @@
 from __future__ import annotations
 
-from flask import request
+from flask import current_app, flash, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
+from werkzeug.wrappers import Response as BaseResponse
 
 from portal import db
 from portal.agency import bp
 from portal.db import utcnow
 from portal.models import Case, OutboxMessage, Role, Stage, Tenant
-from portal.services import ledger
+from portal.services import ledger, messages, stages
 from portal.services.case_lists import find_cases
 from portal.web.access import load_or_404, roles_required
 from portal.web.filters import case_filter_from
+from portal.web.forms import MessageForm
 from portal.web.rendering import render_page
 
 
@@ -32,15 +34,60 @@ def queue() -> str:
     )
 
 
-@bp.get("/cases/<int:case_id>")
-def case(case_id: int) -> str:
-    found = load_or_404(Case, case_id)
-    return render_page(
+def _case_page(
+    case: Case, status: int = 200, message_form: MessageForm | None = None
+) -> tuple[str, int]:
+    page = render_page(
         "agency/case.html",
-        case=found,
-        balance=ledger.balance(db.session, found),
-        timeline=found.activities,
+        case=case,
+        balance=ledger.balance(db.session, case),
+        timeline=case.activities,
+        message_form=message_form or MessageForm(formdata=None),
     )
+    return page, status
+
+
+@bp.get("/cases/<int:case_id>")
+def case(case_id: int) -> tuple[str, int]:
+    return _case_page(load_or_404(Case, case_id))
+
+
+@bp.post("/cases/<int:case_id>/messages")
+def post_message(case_id: int) -> BaseResponse | tuple[str, int]:
+    found = load_or_404(Case, case_id)
+    form = MessageForm()
+    if form.validate_on_submit():
+        try:
+            messages.post(
+                db.session,
+                current_app.extensions["portal.mailer"],
+                found,
+                author=current_user,
+                body=form.body.data,
+                requests_information=bool(form.requests_information.data),
+                agency_inbox=current_app.extensions["portal.settings"].mail_sender,
+            )
+        except messages.MessageError as error:
+            form.body.errors.append(str(error))
+        else:
+            db.session.commit()
+            flash("Message sent to the creditor.", "success")
+            return redirect(url_for("agency.case", case_id=case_id, _anchor="messages"))
+    return _case_page(found, 422, form)
+
+
+@bp.post("/cases/<int:case_id>/withdrawal")
+@roles_required(Role.AGENCY_ADMIN)
+def approve_withdrawal(case_id: int) -> BaseResponse:
+    found = load_or_404(Case, case_id)
+    try:
+        stages.approve_withdrawal(db.session, found, actor_id=current_user.id)
+    except stages.StageError as error:
+        flash(str(error), "error")
+    else:
+        db.session.commit()
+        flash("The case is closed as withdrawn.", "success")
+    return redirect(url_for("agency.case", case_id=case_id))
 
 
 @bp.get("/tenants")

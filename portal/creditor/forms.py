@@ -12,11 +12,13 @@ from wtforms import (
     FieldList,
     Form,
     FormField,
+    HiddenField,
     IntegerField,
     RadioField,
     SelectField,
     SelectMultipleField,
     StringField,
+    TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
@@ -216,3 +218,17 @@ class PlacementForm(FlaskForm):  # type: ignore[misc]
 
 def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+
+
+class WithdrawForm(FlaskForm):  # type: ignore[misc]
+    reason = TextAreaField(
+        "Why do you withdraw this case?", validators=[InputRequired(), Length(max=500)]
+    )
+
+
+class DirectPaymentForm(FlaskForm):  # type: ignore[misc]
+    amount = StringField("Amount received", validators=[InputRequired(), Length(max=24)])
+    paid_on = DateField("Received on", validators=[InputRequired()])
+    note = StringField("Note (bank reference, how it was paid)", validators=[Length(max=200)])
+    # A new value with each form shown: the same form sent twice books the payment once.
+    idempotency_key = HiddenField(validators=[InputRequired(), Length(min=16, max=64)])

@@ -1,15 +1,38 @@
 from __future__ import annotations
 
-from flask import request
+import secrets
+from collections.abc import Iterator
+
+from flask import Response, current_app, flash, redirect, request, url_for
+from flask_login import current_user
+from werkzeug.wrappers import Response as BaseResponse
 
 from portal import db
 from portal.creditor import bp
-from portal.models import Case, Stage
-from portal.services import ledger, portfolio
-from portal.services.case_lists import find_cases, stage_counts
-from portal.web.access import load_or_404
+from portal.creditor.forms import DirectPaymentForm, WithdrawForm
+from portal.db import utcnow
+from portal.models import Case, EntryKind, Stage
+from portal.services import direct_payments, ledger, messages, portfolio, stages
+from portal.services.case_lists import SORTS, all_cases, find_cases, stage_counts
+from portal.services.money import AmountError, format_money, parse_amount, to_decimal
+from portal.services.spreadsheet import csv_lines
+from portal.web.access import load_or_404, stream_in_scope
 from portal.web.filters import case_filter_from
+from portal.web.forms import MessageForm
 from portal.web.rendering import render_page
+
+EXPORT_COLUMNS = [
+    "agency_reference",
+    "creditor_reference",
+    "debtor",
+    "stage",
+    "currency",
+    "placed",
+    "principal",
+    "paid",
+    "outstanding",
+    "next_action",
+]
 
 
 @bp.get("/")
@@ -24,16 +47,130 @@ def home() -> str:
         open_cases=portfolio.open_case_count(db.session),
         stages=stage_counts(db.session),
         all_stages=list(Stage),
+        sorts=SORTS,
     )
+
+
+@bp.get("/cases.csv")
+def export_cases() -> Response:
+    """The filtered case list as CSV, streamed (any number of cases)."""
+    filters = case_filter_from(request.args)
+
+    def rows() -> Iterator[list[object]]:
+        for row in all_cases(db.session, filters):
+            case, owed = row.case, row.balance
+            yield [
+                case.agency_reference,
+                case.creditor_reference,
+                case.debtor.name,
+                case.stage.label,
+                case.currency,
+                case.placed_at.date().isoformat(),
+                to_decimal(owed.principal, case.currency),
+                to_decimal(owed.paid, case.currency),
+                to_decimal(owed.outstanding, case.currency),
+                case.next_action_on.isoformat() if case.next_action_on else "",
+            ]
+
+    filename = f"cases-{utcnow():%Y-%m-%d}.csv"
+    return Response(
+        stream_in_scope(csv_lines(EXPORT_COLUMNS, rows())),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def _case_page(case: Case, status: int = 200, **forms: object) -> tuple[str, int]:
+    payment_form = forms.get("payment_form") or DirectPaymentForm(
+        formdata=None, idempotency_key=secrets.token_urlsafe(24)
+    )
+    page = render_page(
+        "creditor/case.html",
+        case=case,
+        balance=ledger.balance(db.session, case),
+        timeline=[entry for entry in case.activities if entry.visible_to_creditor],
+        payments=[e for e in case.ledger_entries if e.kind is EntryKind.PAYMENT],
+        open_requests=messages.open_requests(case),
+        message_form=forms.get("message_form") or MessageForm(formdata=None),
+        withdraw_form=forms.get("withdraw_form") or WithdrawForm(formdata=None),
+        payment_form=payment_form,
+        is_legal=stages.is_legal(case),
+    )
+    return page, status
 
 
 @bp.get("/cases/<int:case_id>")
-def case(case_id: int) -> str:
+def case(case_id: int) -> tuple[str, int]:
+    return _case_page(load_or_404(Case, case_id))
+
+
+@bp.post("/cases/<int:case_id>/messages")
+def post_message(case_id: int) -> BaseResponse | tuple[str, int]:
     found = load_or_404(Case, case_id)
-    timeline = [entry for entry in found.activities if entry.visible_to_creditor]
-    return render_page(
-        "creditor/case.html",
-        case=found,
-        balance=ledger.balance(db.session, found),
-        timeline=timeline,
-    )
+    form = MessageForm()
+    if form.validate_on_submit():
+        try:
+            messages.post(
+                db.session,
+                current_app.extensions["portal.mailer"],
+                found,
+                author=current_user,
+                body=form.body.data,
+                agency_inbox=current_app.extensions["portal.settings"].mail_sender,
+            )
+        except messages.MessageError as error:
+            form.body.errors.append(str(error))
+        else:
+            db.session.commit()
+            flash("Message sent to the agency.", "success")
+            return redirect(url_for("creditor.case", case_id=case_id, _anchor="messages"))
+    return _case_page(found, 422, message_form=form)
+
+
+@bp.post("/cases/<int:case_id>/withdraw")
+def withdraw(case_id: int) -> BaseResponse | tuple[str, int]:
+    found = load_or_404(Case, case_id)
+    form = WithdrawForm()
+    if form.validate_on_submit():
+        try:
+            closed = stages.withdraw(
+                db.session, found, actor_id=current_user.id, reason=form.reason.data
+            )
+        except stages.StageError as error:
+            form.reason.errors.append(str(error))
+        else:
+            db.session.commit()
+            flash(
+                "The case is withdrawn."
+                if closed
+                else "Legal action has started: the agency will confirm the withdrawal.",
+                "success",
+            )
+            return redirect(url_for("creditor.case", case_id=case_id))
+    return _case_page(found, 422, withdraw_form=form)
+
+
+@bp.post("/cases/<int:case_id>/payments")
+def report_payment(case_id: int) -> BaseResponse | tuple[str, int]:
+    found = load_or_404(Case, case_id)
+    form = DirectPaymentForm()
+    if form.validate_on_submit():
+        try:
+            amount = parse_amount(form.amount.data, found.currency)
+            direct_payments.report(
+                db.session,
+                found,
+                amount_minor=amount,
+                paid_on=form.paid_on.data,
+                note=form.note.data or "",
+                actor_id=current_user.id,
+                idempotency_key=form.idempotency_key.data,
+                today=utcnow().date(),
+            )
+        except (AmountError, direct_payments.PaymentReportError) as error:
+            form.amount.errors.append(str(error)[:1].upper() + str(error)[1:])
+        else:
+            db.session.commit()
+            flash(f"Payment of {format_money(amount, found.currency)} recorded.", "success")
+            return redirect(url_for("creditor.case", case_id=case_id, _anchor="payments"))
+    return _case_page(found, 422, payment_form=form)

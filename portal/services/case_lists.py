@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
-from portal.models import Case, Debtor, Stage
+from portal.models import Case, Debtor, LedgerEntry, Stage
 from portal.services.ledger import Balance, balances
 
 PAGE_SIZE = 50
 OPEN_STAGES = tuple(stage for stage in Stage if stage is not Stage.CLOSED)
+
+
+SORTS = {
+    "next_action": "Next action",
+    "newest": "Newest placement",
+    "oldest": "Oldest placement",
+    "debtor": "Debtor name",
+    "outstanding": "Largest balance",
+}
 
 
 @dataclass(frozen=True)
@@ -21,6 +31,9 @@ class CaseFilter:
     stage: Stage | None = None
     tenant_id: int | None = None
     due_by: date | None = None
+    placed_from: date | None = None
+    placed_to: date | None = None
+    sort: str = "next_action"
     page: int = 1
 
 
@@ -46,6 +59,10 @@ def _filtered(statement: Select[tuple[Case]], filters: CaseFilter) -> Select[tup
         statement = statement.where(Case.stage == filters.stage)
     if filters.tenant_id is not None:
         statement = statement.where(Case.tenant_id == filters.tenant_id)
+    if filters.placed_from is not None:
+        statement = statement.where(func.date(Case.placed_at) >= filters.placed_from)
+    if filters.placed_to is not None:
+        statement = statement.where(func.date(Case.placed_at) <= filters.placed_to)
     if filters.due_by is not None:
         statement = statement.where(
             Case.next_action_on <= filters.due_by, Case.stage.in_(OPEN_STAGES)
@@ -64,19 +81,50 @@ def _filtered(statement: Select[tuple[Case]], filters: CaseFilter) -> Select[tup
     return statement
 
 
+def _sorted(statement: Select[tuple[Case]], sort: str) -> Select[tuple[Case]]:
+    if sort == "newest":
+        return statement.order_by(Case.placed_at.desc(), Case.id.desc())
+    if sort == "oldest":
+        return statement.order_by(Case.placed_at.asc(), Case.id)
+    if sort == "debtor":
+        return statement.order_by(func.lower(Debtor.name), Case.id)
+    if sort == "outstanding":
+        owed = (
+            select(LedgerEntry.case_id, func.sum(LedgerEntry.amount_minor).label("owed"))
+            .group_by(LedgerEntry.case_id)
+            .subquery()
+        )
+        return statement.outerjoin(owed, owed.c.case_id == Case.id).order_by(
+            func.coalesce(owed.c.owed, 0).desc(), Case.id
+        )
+    return statement.order_by(Case.next_action_on.asc().nulls_last(), Case.priority.desc(), Case.id)
+
+
+def _rows(session: Session, statement: Select[tuple[Case]]) -> list[CaseRow]:
+    statement = statement.options(joinedload(Case.debtor), joinedload(Case.tenant))
+    cases = list(session.scalars(statement).unique())
+    sums = balances(session, cases)
+    return [CaseRow(case, sums[case.id]) for case in cases]
+
+
 def find_cases(session: Session, filters: CaseFilter) -> CasePage:
     base = _filtered(select(Case).join(Case.debtor), filters)
     total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
     page = max(1, filters.page)
-    statement = (
-        base.options(joinedload(Case.debtor), joinedload(Case.tenant))
-        .order_by(Case.next_action_on.asc().nulls_last(), Case.priority.desc(), Case.id)
-        .limit(PAGE_SIZE)
-        .offset((page - 1) * PAGE_SIZE)
-    )
-    cases = list(session.scalars(statement).unique())
-    sums = balances(session, cases)
-    return CasePage([CaseRow(case, sums[case.id]) for case in cases], total, page)
+    statement = _sorted(base, filters.sort).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
+    return CasePage(_rows(session, statement), total, page)
+
+
+def all_cases(session: Session, filters: CaseFilter, chunk: int = 500) -> Iterator[CaseRow]:
+    """Every case the filter matches, a chunk at a time (for exports of any size)."""
+    base = _sorted(_filtered(select(Case).join(Case.debtor), filters), filters.sort)
+    offset = 0
+    while rows := _rows(session, base.limit(chunk).offset(offset)):
+        yield from rows
+        for row in rows:  # let the chunk go; tenants stay, the signed-in user holds one
+            session.expunge(row.case.debtor)
+            session.expunge(row.case)
+        offset += chunk
 
 
 def stage_counts(session: Session) -> dict[Stage, int]:

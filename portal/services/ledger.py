@@ -58,16 +58,16 @@ def book(
     invoice_id: int | None = None,
     event_key: str | None = None,
     created_by_id: int | None = None,
+    commission_bp: int | None = None,
+    commission_minor: int | None = None,
 ) -> LedgerEntry:
     """Append one entry. With an ``event_key`` the same money event is booked only once:
     a repeat returns the entry already booked."""
     sign = SIGN_RULES.get(kind)
     if amount_minor == 0 or (sign is not None and amount_minor * sign < 0):
         raise LedgerError(f"a {kind.value} entry cannot be {amount_minor}")
-    if event_key is not None:
-        existing = session.scalar(select(LedgerEntry).where(LedgerEntry.event_key == event_key))
-        if existing is not None:
-            return existing
+    if event_key is not None and (existing := find_event(session, event_key)) is not None:
+        return existing
     entry = LedgerEntry(
         tenant_id=case.tenant_id,
         case_id=case.id,
@@ -79,6 +79,8 @@ def book(
         description=description,
         event_key=event_key,
         created_by_id=created_by_id,
+        commission_bp=commission_bp,
+        commission_minor=commission_minor,
     )
     try:
         with session.begin_nested():
@@ -86,11 +88,21 @@ def book(
             session.flush()
     except IntegrityError:
         # Another request booked the same event between our check and our insert.
-        existing = session.scalar(select(LedgerEntry).where(LedgerEntry.event_key == event_key))
+        existing = find_event(session, event_key) if event_key else None
         if existing is None:
             raise
         return existing
     return entry
+
+
+def find_event(session: Session, event_key: str) -> LedgerEntry | None:
+    """The entry already booked for this money event, if any."""
+    return session.scalar(select(LedgerEntry).where(LedgerEntry.event_key == event_key))
+
+
+def lock_case(session: Session, case: Case) -> None:
+    """Hold the case's row until the transaction ends, so money on it changes one at a time."""
+    session.execute(select(Case.id).where(Case.id == case.id).with_for_update())
 
 
 def _sum_of(kind: EntryKind) -> ColumnElement[int]:

@@ -70,6 +70,16 @@ WARNING_SIGN_LABELS = {
 }
 
 
+def warning_sign_label(value: str) -> str:
+    """Words for a stored sign, including the one the dates add."""
+    if value == "over_90_days_past_due":
+        return "More than 90 days past due"
+    try:
+        return WARNING_SIGN_LABELS[WarningSign(value)]
+    except ValueError:
+        return value.replace("_", " ")
+
+
 @dataclass(frozen=True)
 class ContactDetails:
     name: str

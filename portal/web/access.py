@@ -8,17 +8,17 @@ object is simply not found.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Blueprint, abort
+from flask import Blueprint, abort, stream_with_context
 from flask_login import current_user
 
 from portal import db
 from portal.extensions import login_manager
 from portal.models import Role
-from tenants.scoping import scoped_get
+from tenants.scoping import scoped_get, set_scope
 
 ModelT = TypeVar("ModelT")
 View = Callable[..., Any]
@@ -46,6 +46,26 @@ def roles_required(*roles: Role) -> Callable[[View], View]:
         return checked
 
     return decorator
+
+
+def apply_tenant_scope() -> None:
+    """Limit the session to the signed-in user's tenants (anonymous: none at all)."""
+    scope = current_user.tenant_scope() if current_user.is_authenticated else None
+    set_scope(db.session, scope)
+
+
+def stream_in_scope(chunks: Iterator[str]) -> Iterator[str]:
+    """Stream a response body that reads tenant data while it is sent.
+
+    The request's session is gone by then (its teardown has run); the body is read in a
+    new session that needs the user's scope again.
+    """
+
+    def scoped() -> Iterator[str]:
+        apply_tenant_scope()
+        yield from chunks
+
+    return stream_with_context(scoped())
 
 
 def load_or_404(model: type[ModelT], object_id: int) -> ModelT:
