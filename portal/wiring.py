@@ -18,6 +18,7 @@ from portal.adapters.mail import mailer_from_url
 from portal.adapters.payments import SimulatedPayments
 from portal.adapters.storage import storage_from_url
 from portal.agency import bp as agency
+from portal.api import bp as api
 from portal.auth import bp as auth
 from portal.cli import register as register_cli
 from portal.config import Settings, load_settings
@@ -25,6 +26,7 @@ from portal.creditor import bp as creditor
 from portal.debtor import bp as debtor
 from portal.extensions import csrf, htmx, limiter, login_manager
 from portal.models import User
+from portal.services import payment_links
 from portal.services.money import format_money
 from portal.services.placement import warning_sign_label
 from portal.services.users import may_sign_in
@@ -43,6 +45,7 @@ def register_settings(app: Flask, overrides: Mapping[str, str] | None) -> Settin
     settings = load_settings(overrides, Path(app.instance_path))
     app.config.update(settings.flask_config())
     app.extensions["portal.settings"] = settings
+    payment_links.set_secret(settings.secret_key)
     if settings.database_url.startswith("sqlite:///"):
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     return settings
@@ -101,7 +104,7 @@ def register_tenancy(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    for blueprint in (auth, creditor, agency, debtor):
+    for blueprint in (auth, creditor, agency, debtor, api):
         app.register_blueprint(blueprint)
 
     @app.get("/healthz")

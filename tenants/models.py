@@ -69,6 +69,8 @@ class Tenant(Base):
     # column mapping remembered from their last upload ({their header: our field}).
     csv_date_format: Mapped[str] = mapped_column(String(3), default="dmy")
     csv_column_mapping: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    # How long a debtor's payment link works after it is issued.
+    payment_link_valid_days: Mapped[int] = mapped_column(Integer, default=90)
     brand_name: Mapped[str | None] = mapped_column(String(200))
     brand_colour: Mapped[str] = mapped_column(String(7), default="#1d4ed8")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,6 +1,7 @@
 """SQLAlchemy models, one module per aggregate. Importing this package maps them all."""
 
 from portal.models.activity import Activity, ActivityKind
+from portal.models.api import ApiKey, IdempotentResponse
 from portal.models.append_only import AppendOnlyError
 from portal.models.audit import AuditEntry
 from portal.models.case import Case, Closure, HoldReason, Invoice, Stage
@@ -19,6 +20,7 @@ __all__ = [
     "STAFF_ROLES",
     "Activity",
     "ActivityKind",
+    "ApiKey",
     "AppendOnlyError",
     "AuditEntry",
     "Case",
@@ -32,6 +34,7 @@ __all__ = [
     "DocumentStatus",
     "EntryKind",
     "HoldReason",
+    "IdempotentResponse",
     "ImportBatch",
     "ImportRowError",
     "ImportStatus",

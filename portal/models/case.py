@@ -123,6 +123,11 @@ class Case(TenantOwned, Base):
     withdrawal_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     withdrawal_reason: Mapped[str | None] = mapped_column(String(500))
     import_batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"))
+    # The debtor's payment link: the token is derived from this nonce and the app's secret
+    # (so it can be shown again), only its SHA-256 is looked up; a new nonce revokes it.
+    payment_link_nonce: Mapped[str | None] = mapped_column(String(32))
+    payment_link_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    payment_link_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
     tenant: Mapped[Tenant] = relationship()

@@ -34,6 +34,7 @@ from portal.models import (
     LedgerEntry,
     Tenant,
 )
+from portal.services import payment_links
 from portal.services.money import MAX_MINOR_UNITS, format_money, is_currency, minor_units
 from tenants.scoping import scoped_get
 
@@ -373,6 +374,7 @@ def place_many(
             "contract_reviewed": request.contract_reviewed,
             "warning_signs": effective_warning_signs(request, today),
             "import_batch_id": import_batch_id,
+            **payment_links.new_link(reference, tenant.payment_link_valid_days, when),
         }
         for request, debtor_id, reference in zip(requests, debtor_ids, references, strict=True)
     ]

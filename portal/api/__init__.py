@@ -1,0 +1,5 @@
+"""The JSON API creditors' systems use to place and follow cases (``/api/v1``)."""
+
+from flask import Blueprint
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
