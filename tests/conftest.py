@@ -65,7 +65,7 @@ def database_url(
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'portal.db'}"
         return
-    name = f"portal_test_{worker_id}"
+    name = f"portal_test_{worker_id}_{os.getpid()}"  # several runs may share the server
     yield create_postgres_database(name)
     drop_postgres_database(name)
 

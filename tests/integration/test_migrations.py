@@ -1,5 +1,6 @@
 """The migrations build exactly the schema the models describe."""
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -45,7 +46,7 @@ def empty_database(database_url: str, tmp_path, worker_id: str) -> Iterator[Engi
         yield engine
         engine.dispose()
         return
-    name = f"portal_upgrade_{worker_id}"
+    name = f"portal_upgrade_{worker_id}_{os.getpid()}"
     engine = make_engine(create_postgres_database(name))
     yield engine
     engine.dispose()
