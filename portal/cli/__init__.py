@@ -6,10 +6,11 @@ from flask import Flask
 
 from portal.cli.database import db_group
 from portal.cli.demo import demo_group
+from portal.cli.links import links_group
 from portal.cli.users import users_group
 from tenants.cli import tenants_group
 
 
 def register(app: Flask) -> None:
-    for group in (tenants_group, users_group, db_group, demo_group):
+    for group in (tenants_group, users_group, db_group, demo_group, links_group):
         app.cli.add_command(group)

@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from portal.db import utcnow
+from portal.models import Case
 from portal.services import payment_links
 from tenants.scoping import unscoped
 from tests.conftest import TEST_SECRET
@@ -63,3 +64,15 @@ def test_the_token_depends_on_the_app_secret(case) -> None:
         assert payment_links.token_for(case) != token
     finally:
         payment_links.set_secret(TEST_SECRET)
+
+
+def test_cases_without_a_link_get_one_from_the_command(app, session: Session, case) -> None:
+    with unscoped(session):
+        payment_links.revoke(case)
+        session.commit()
+    result = app.test_cli_runner().invoke(args=["payment-links", "issue"])
+    assert result.exit_code == 0 and "issued 1 payment link(s)" in result.output
+    with unscoped(session):
+        reloaded = session.get(Case, case.id)
+        token = payment_links.token_for(reloaded)
+        assert token and payment_links.find_case(session, token, utcnow()) is reloaded

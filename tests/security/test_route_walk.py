@@ -23,11 +23,13 @@ from portal.models import (
     Debtor,
     Document,
     DocumentKind,
+    ImportBatch,
     Invoice,
     LedgerEntry,
     Role,
     User,
 )
+from portal.services import payment_links
 from tenants.scoping import unscoped
 from tests.conftest import sign_in
 from tests.factories import make_case, make_tenant, make_user
@@ -40,6 +42,8 @@ ROLES = ("anonymous", "collector", "legal", "creditor_admin", "creditor_user")
 
 # How to fill each URL argument with one of the *other* tenant's objects.
 OBJECT_ARGUMENTS: dict[str, Callable[[dict], object]] = {
+    # The other tenant's debtor link, revoked: a link that once worked opens nothing.
+    "token": lambda objects: objects["token"],
     "case_id": lambda objects: objects["case"].id,
     "invoice_id": lambda objects: objects["invoice"].id,
     "document_id": lambda objects: objects["document"].id,
@@ -48,6 +52,7 @@ OBJECT_ARGUMENTS: dict[str, Callable[[dict], object]] = {
     "entry_id": lambda objects: objects["entry"].id,
     "tenant_id": lambda objects: objects["tenant"].id,
     "user_id": lambda objects: objects["user"].id,
+    "batch_id": lambda objects: objects["batch"].id,
 }
 
 
@@ -63,7 +68,16 @@ def tenant_objects(session: Session, tenant, *, debtor_name: str, reference: str
         sha256="0" * 64,
         storage_key=f"tenant/{tenant.id}/case/{case.id}/doc",
     )
-    session.add(document)
+    user = make_user(session, Role.CREDITOR_ADMIN, tenant)
+    batch = ImportBatch(
+        tenant_id=tenant.id,
+        created_by_id=user.id,
+        filename=f"{reference}.csv",
+        storage_key=f"tenant/{tenant.id}/imports/{reference.lower()}.csv",
+        headers=["creditor_reference", "debtor_name"],
+        summary={"preview": [[reference, debtor_name]]},
+    )
+    session.add_all([document, batch])
     session.flush()
     return {
         "tenant": tenant,
@@ -73,7 +87,8 @@ def tenant_objects(session: Session, tenant, *, debtor_name: str, reference: str
         "debtor": case.debtor,
         "activity": case.activities[0] if case.activities else None,
         "entry": case.ledger_entries[0],
-        "user": make_user(session, Role.CREDITOR_ADMIN, tenant),
+        "user": user,
+        "batch": batch,
     }
 
 
@@ -87,6 +102,9 @@ def world(session: Session) -> dict:
         )
         session.refresh(mine["case"])
         session.refresh(other["case"])
+        mine["token"] = payment_links.token_for(mine["case"])
+        other["token"] = payment_links.token_for(other["case"])
+        payment_links.revoke(other["case"])
         mine["activity"], other["activity"] = (
             mine["case"].activities[0],
             other["case"].activities[0],
