@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from portal.adapters.mail import OutboxMailer
 from portal.db import utcnow
 from portal.models import (
     ActivityKind,
@@ -22,7 +23,7 @@ from portal.models import (
     Tenant,
     User,
 )
-from portal.services import ledger
+from portal.services import ledger, messages
 from portal.services.money import format_money
 from portal.services.placement import (
     ContactDetails,
@@ -214,6 +215,7 @@ def _give_history(
         case.assigned_collector_id = collectors[number % len(collectors)].id
     if stage is Stage.ON_HOLD:
         case.stage_before_hold, case.hold_reason = Stage.DEMAND, HoldReason.DISPUTE
+        _ask_for_evidence(session, case, collectors[number % len(collectors)])
     if outcome:
         kind = ActivityKind.LETTER if "letter" in outcome.lower() else ActivityKind.CALL
         log_activity(
@@ -243,6 +245,20 @@ def _give_history(
         case.closure, case.next_action_on = Closure.SETTLED, None
     elif stage is Stage.NEGOTIATION and rng.random() < 0.7:
         _demo_payment(session, case, owed // 4, today)
+
+
+def _ask_for_evidence(session: Session, case: Case, collector: User) -> None:
+    session.flush()
+    messages.post(
+        session,
+        OutboxMailer(),
+        case,
+        author=collector,
+        body="The debtor says the goods were never delivered. Please send the signed "
+        "delivery note or the carrier's proof of delivery.",
+        requests_information=True,
+        agency_inbox="collections@agency.example",
+    )
 
 
 def _demo_payment(session: Session, case: Case, amount: int, today: date) -> None:
