@@ -2,16 +2,34 @@
 
 Keys are relative paths chosen by the portal (``tenant/<id>/case/<id>/<uuid>``);
 a key that could escape its folder is refused before any backend sees it.
+
+Besides keeping bytes, a backend may hand out short-lived links so that browsers talk
+to it directly: ``download_url`` and ``upload_form`` return ``None`` where the backend
+cannot (the local folder), and the portal then streams the file itself or offers no
+direct upload.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Protocol
-from urllib.parse import unquote, urlparse
+from typing import Any, BinaryIO, Protocol, cast
+from urllib.parse import quote, unquote, urlparse
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")
+CHUNK_BYTES = 1024 * 1024
+# S3 encrypts every object the portal writes with its own keys (SSE-S3).
+SERVER_SIDE_ENCRYPTION = "AES256"
+# RFC 5987 attr-char, besides the letters, digits and "_.-~" that quote() always keeps.
+_ATTR_CHARS = "!#$&+^`|"
+_NOT_TOKEN_SAFE = re.compile(r'[\x00-\x1f\x7f"\\%;]')
 
 
 class StorageKeyError(ValueError):
@@ -22,10 +40,50 @@ class DocumentNotFound(LookupError):
     pass
 
 
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What the backend knows of a stored object without reading it."""
+
+    size: int
+    content_type: str | None
+
+
+@dataclass(frozen=True)
+class UploadForm:
+    """A presigned form: the browser POSTs ``fields`` and then the file to ``url``."""
+
+    url: str
+    fields: dict[str, str] = field(default_factory=dict)
+
+
 def check_key(key: str) -> str:
     if len(key) > 500 or not KEY_PATTERN.match(key) or ".." in key.split("/"):
         raise StorageKeyError(f"unsafe storage key: {key!r}")
     return key
+
+
+def content_disposition(filename: str, disposition: str = "attachment") -> str:
+    """A Content-Disposition header value carrying any file name safely (RFC 6266).
+
+    ``filename`` holds an ASCII stand-in for old clients, ``filename*`` the exact name
+    percent-encoded as UTF-8 (RFC 5987); quotes, backslashes and control characters
+    never reach the header.
+    """
+    ascii_name = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode()
+    ascii_name = " ".join(_NOT_TOKEN_SAFE.sub("_", ascii_name).split())
+    if not ascii_name or ascii_name.startswith("."):
+        ascii_name = "document" + ascii_name  # nothing left of the name but its extension
+    encoded = quote(filename, safe=_ATTR_CHARS)
+    return f"{disposition}; filename=\"{ascii_name}\"; filename*=UTF-8''{encoded}"
+
+
+def read_in_chunks(stream: BinaryIO, size: int = CHUNK_BYTES) -> Iterator[bytes]:
+    """Yield ``stream`` piece by piece and close it at the end (or when abandoned)."""
+    try:
+        while chunk := stream.read(size):
+            yield chunk
+    finally:
+        stream.close()
 
 
 class Storage(Protocol):
@@ -33,9 +91,27 @@ class Storage(Protocol):
 
     def get(self, key: str) -> bytes: ...
 
+    def open(self, key: str) -> BinaryIO:
+        """The object as a stream to read in chunks; the caller closes it."""
+        ...
+
+    def head(self, key: str) -> ObjectInfo:
+        """Size and type of a stored object; ``DocumentNotFound`` when there is none."""
+        ...
+
     def delete(self, key: str) -> None: ...
 
     def ping(self) -> None: ...
+
+    def download_url(
+        self, key: str, *, filename: str, content_type: str, expires_in: int
+    ) -> str | None:
+        """A short-lived link that downloads the object, or None: stream it yourself."""
+        ...
+
+    def upload_form(self, key: str, *, max_bytes: int, expires_in: int) -> UploadForm | None:
+        """A short-lived form for a browser to upload to ``key`` directly, or None."""
+        ...
 
 
 class LocalStorage:
@@ -55,7 +131,7 @@ class LocalStorage:
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(path.name + ".partial")
         with partial.open("wb") as out:
-            while chunk := data.read(1024 * 1024):
+            while chunk := data.read(CHUNK_BYTES):
                 out.write(chunk)
         partial.replace(path)
 
@@ -65,15 +141,150 @@ class LocalStorage:
             raise DocumentNotFound(key)
         return path.read_bytes()
 
+    def open(self, key: str) -> BinaryIO:
+        path = self._path(key)
+        try:
+            return path.open("rb")
+        except (FileNotFoundError, IsADirectoryError) as error:
+            raise DocumentNotFound(key) from error
+
+    def head(self, key: str) -> ObjectInfo:
+        path = self._path(key)
+        if not path.is_file():
+            raise DocumentNotFound(key)
+        return ObjectInfo(size=path.stat().st_size, content_type=None)
+
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
 
     def ping(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
 
+    def download_url(
+        self, key: str, *, filename: str, content_type: str, expires_in: int
+    ) -> str | None:
+        return None
+
+    def upload_form(self, key: str, *, max_bytes: int, expires_in: int) -> UploadForm | None:
+        return None
+
+
+def _is_missing(error: ClientError) -> bool:
+    code = str(error.response.get("Error", {}).get("Code", ""))
+    return code in {"404", "NoSuchKey", "NotFound"}
+
+
+class S3Storage:
+    """Documents as objects in one S3 bucket, under an optional key prefix.
+
+    Every object is written with server-side encryption. ``endpoint_url`` points the
+    client at an S3-compatible store (MinIO, a test server); such stores are addressed
+    path-style, since their host names rarely resolve per bucket.
+    """
+
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str = "",
+        *,
+        endpoint_url: str | None = None,
+        client: Any = None,
+    ) -> None:
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        if self.prefix:
+            check_key(self.prefix)
+        if client is None:
+            config = Config(
+                signature_version="s3v4",
+                s3={"addressing_style": "path" if endpoint_url else "auto"},
+            )
+            client = boto3.client("s3", endpoint_url=endpoint_url, config=config)
+        self.client = client
+
+    def _key(self, key: str) -> str:
+        check_key(key)
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def put(self, key: str, data: BinaryIO, content_type: str) -> None:
+        # upload_fileobj reads in parts (multipart above 8 MB): the file is never whole in memory.
+        self.client.upload_fileobj(
+            data,
+            self.bucket,
+            self._key(key),
+            ExtraArgs={"ContentType": content_type, "ServerSideEncryption": SERVER_SIDE_ENCRYPTION},
+        )
+
+    def get(self, key: str) -> bytes:
+        with self.open(key) as body:
+            return body.read()
+
+    def open(self, key: str) -> BinaryIO:
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+        except ClientError as error:
+            if _is_missing(error):
+                raise DocumentNotFound(key) from error
+            raise
+        return cast(BinaryIO, response["Body"])
+
+    def head(self, key: str) -> ObjectInfo:
+        try:
+            response = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+        except ClientError as error:
+            if _is_missing(error):
+                raise DocumentNotFound(key) from error
+            raise
+        return ObjectInfo(
+            size=int(response["ContentLength"]), content_type=response.get("ContentType")
+        )
+
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+
+    def ping(self) -> None:
+        self.client.head_bucket(Bucket=self.bucket)
+
+    def download_url(
+        self, key: str, *, filename: str, content_type: str, expires_in: int
+    ) -> str | None:
+        # The response headers are part of the signature: the link cannot be re-purposed.
+        url = self.client.generate_presigned_url(
+            "get_object",
+            Params={
+                "Bucket": self.bucket,
+                "Key": self._key(key),
+                "ResponseContentDisposition": content_disposition(filename),
+                "ResponseContentType": content_type,
+            },
+            ExpiresIn=expires_in,
+        )
+        return str(url)
+
+    def upload_form(self, key: str, *, max_bytes: int, expires_in: int) -> UploadForm | None:
+        # S3 itself refuses a body outside content-length-range; the portal checks again
+        # when the upload is confirmed, for stores that do not enforce the policy.
+        encryption = {"x-amz-server-side-encryption": SERVER_SIDE_ENCRYPTION}
+        presigned = self.client.generate_presigned_post(
+            self.bucket,
+            self._key(key),
+            Fields=dict(encryption),
+            Conditions=[encryption, ["content-length-range", 1, max_bytes]],
+            ExpiresIn=expires_in,
+        )
+        return UploadForm(
+            url=str(presigned["url"]),
+            fields={str(name): str(value) for name, value in presigned["fields"].items()},
+        )
+
 
 def storage_from_url(url: str, endpoint_url: str | None = None) -> Storage:
+    """``file:///path`` for a local folder, ``s3://bucket/optional/prefix`` for S3."""
     parsed = urlparse(url)
     if parsed.scheme == "file":
         return LocalStorage(Path(unquote(parsed.path)))
+    if parsed.scheme == "s3":
+        if not parsed.netloc:
+            raise ValueError("STORAGE_URL s3://bucket/prefix needs a bucket name")
+        return S3Storage(parsed.netloc, unquote(parsed.path), endpoint_url=endpoint_url)
     raise ValueError(f"STORAGE_URL scheme {parsed.scheme!r} is not supported")

@@ -7,6 +7,7 @@ to supply fails the test until it is added to ``OBJECT_ARGUMENTS``.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 
 import pytest
@@ -93,7 +94,7 @@ def tenant_objects(session: Session, tenant, *, debtor_name: str, reference: str
 
 
 @pytest.fixture
-def world(session: Session) -> dict:
+def world(app: Flask, session: Session) -> dict:
     with unscoped(session):
         ours, theirs = make_tenant(session, "ours"), make_tenant(session, "theirs")
         mine = tenant_objects(session, ours, debtor_name="Our Own Debtor", reference="OURS-1")
@@ -116,6 +117,10 @@ def world(session: Session) -> dict:
             "creditor_user": make_user(session, Role.CREDITOR_USER, ours),
         }
         session.commit()
+    storage = app.extensions["portal.storage"]
+    for objects in (mine, other):  # the document routes serve real bytes
+        key = objects["document"].storage_key
+        storage.put(key, io.BytesIO(b"%PDF-1.7\n%%EOF\n"), "application/pdf")
     return {"mine": mine, "theirs": other, "users": users}
 
 

@@ -6,7 +6,11 @@ import pytest
 from portal.adapters.storage import (
     DocumentNotFound,
     LocalStorage,
+    ObjectInfo,
+    S3Storage,
     StorageKeyError,
+    content_disposition,
+    read_in_chunks,
     storage_from_url,
 )
 
@@ -52,3 +56,91 @@ def test_storage_url_picks_the_backend(tmp_path: Path) -> None:
     assert storage.root == tmp_path.resolve()
     with pytest.raises(ValueError, match="not supported"):
         storage_from_url("ftp://files.example/docs")
+
+
+def test_local_storage_streams_and_measures(tmp_path: Path) -> None:
+    storage = LocalStorage(tmp_path)
+    storage.put("tenant/1/case/2/abc", io.BytesIO(b"x" * 3000), "text/plain")
+    assert storage.head("tenant/1/case/2/abc") == ObjectInfo(size=3000, content_type=None)
+    with storage.open("tenant/1/case/2/abc") as stream:
+        assert b"".join(read_in_chunks(stream, 1024)) == b"x" * 3000
+    for missing in ("tenant/1/case/2/nothing", "tenant/1/case/2"):
+        with pytest.raises(DocumentNotFound):
+            storage.open(missing)
+        with pytest.raises(DocumentNotFound):
+            storage.head(missing)
+    with pytest.raises(StorageKeyError):
+        storage.open("../escape")
+
+
+def test_local_storage_offers_no_links(tmp_path: Path) -> None:
+    """The portal streams local files itself and offers no direct upload."""
+    storage = LocalStorage(tmp_path)
+    link = storage.download_url(
+        "a/b", filename="a.pdf", content_type="application/pdf", expires_in=60
+    )
+    assert link is None
+    assert storage.upload_form("a/b", max_bytes=10, expires_in=60) is None
+
+
+def test_read_in_chunks_closes_the_stream() -> None:
+    stream = io.BytesIO(b"abcdef")
+    assert list(read_in_chunks(stream, 4)) == [b"abcd", b"ef"]
+    assert stream.closed
+    abandoned = io.BytesIO(b"abcdef")
+    chunks = read_in_chunks(abandoned, 2)
+    next(chunks)
+    chunks.close()
+    assert abandoned.closed
+
+
+@pytest.mark.parametrize(
+    ("filename", "expected"),
+    [
+        ("invoice.pdf", "attachment; filename=\"invoice.pdf\"; filename*=UTF-8''invoice.pdf"),
+        (
+            "Rechnung März 2026.pdf",
+            'attachment; filename="Rechnung Marz 2026.pdf"; '
+            "filename*=UTF-8''Rechnung%20M%C3%A4rz%202026.pdf",
+        ),
+        (
+            'say "hi"\\;%.txt',
+            'attachment; filename="say _hi____.txt"; '
+            "filename*=UTF-8''say%20%22hi%22%5C%3B%25.txt",
+        ),
+        (
+            "evil\r\nSet-Cookie: x=1",
+            'attachment; filename="evil__Set-Cookie: x=1"; '
+            "filename*=UTF-8''evil%0D%0ASet-Cookie%3A%20x%3D1",
+        ),
+        (
+            "日本語.pdf",
+            'attachment; filename="document.pdf"; '
+            "filename*=UTF-8''%E6%97%A5%E6%9C%AC%E8%AA%9E.pdf",
+        ),
+        ("请", "attachment; filename=\"document\"; filename*=UTF-8''%E8%AF%B7"),
+        (
+            "Vertrag \u2013 2025.docx",
+            'attachment; filename="Vertrag 2025.docx"; '
+            "filename*=UTF-8''Vertrag%20%E2%80%93%202025.docx",
+        ),
+    ],
+)
+def test_content_disposition_is_safe_for_any_name(filename: str, expected: str) -> None:
+    header = content_disposition(filename)
+    assert header == expected
+    assert "\r" not in header and "\n" not in header and header.isascii()
+
+
+def test_s3_urls_pick_s3_with_bucket_and_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-central-1")
+    storage = storage_from_url("s3://portal-docs/prod/documents/", "http://127.0.0.1:9000")
+    assert isinstance(storage, S3Storage)
+    assert (storage.bucket, storage.prefix) == ("portal-docs", "prod/documents")
+    assert storage.client.meta.endpoint_url == "http://127.0.0.1:9000"
+    plain = storage_from_url("s3://portal-docs")
+    assert isinstance(plain, S3Storage) and plain.prefix == ""
+    with pytest.raises(ValueError, match="bucket"):
+        storage_from_url("s3:///no-bucket")
+    with pytest.raises(StorageKeyError):
+        storage_from_url("s3://portal-docs/../up")
