@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, request, url_for
+from flask import flash, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
@@ -9,11 +9,12 @@ from portal import db
 from portal.agency import bp
 from portal.db import utcnow
 from portal.models import Case, OutboxMessage, Role, Stage, Tenant
-from portal.services import ledger, messages, stages
+from portal.services import ledger, stages
 from portal.services.case_lists import find_cases
 from portal.web.access import load_or_404, roles_required
 from portal.web.filters import case_filter_from
 from portal.web.forms import MessageForm
+from portal.web.messaging import send_from_form
 from portal.web.rendering import render_page
 
 
@@ -56,23 +57,9 @@ def case(case_id: int) -> tuple[str, int]:
 def post_message(case_id: int) -> BaseResponse | tuple[str, int]:
     found = load_or_404(Case, case_id)
     form = MessageForm()
-    if form.validate_on_submit():
-        try:
-            messages.post(
-                db.session,
-                current_app.extensions["portal.mailer"],
-                found,
-                author=current_user,
-                body=form.body.data,
-                requests_information=bool(form.requests_information.data),
-                agency_inbox=current_app.extensions["portal.settings"].mail_sender,
-            )
-        except messages.MessageError as error:
-            form.body.errors.append(str(error))
-        else:
-            db.session.commit()
-            flash("Message sent to the creditor.", "success")
-            return redirect(url_for("agency.case", case_id=case_id, _anchor="messages"))
+    if send_from_form(found, form):
+        flash("Message sent to the creditor.", "success")
+        return redirect(url_for("agency.case", case_id=case_id, _anchor="messages"))
     return _case_page(found, 422, form)
 
 

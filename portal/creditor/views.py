@@ -3,7 +3,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 
-from flask import Response, current_app, flash, redirect, request, url_for
+from flask import Response, flash, redirect, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -19,6 +19,7 @@ from portal.services.spreadsheet import csv_lines
 from portal.web.access import load_or_404, stream_in_scope
 from portal.web.filters import case_filter_from
 from portal.web.forms import MessageForm
+from portal.web.messaging import send_from_form
 from portal.web.rendering import render_page
 
 EXPORT_COLUMNS = [
@@ -108,22 +109,9 @@ def case(case_id: int) -> tuple[str, int]:
 def post_message(case_id: int) -> BaseResponse | tuple[str, int]:
     found = load_or_404(Case, case_id)
     form = MessageForm()
-    if form.validate_on_submit():
-        try:
-            messages.post(
-                db.session,
-                current_app.extensions["portal.mailer"],
-                found,
-                author=current_user,
-                body=form.body.data,
-                agency_inbox=current_app.extensions["portal.settings"].mail_sender,
-            )
-        except messages.MessageError as error:
-            form.body.errors.append(str(error))
-        else:
-            db.session.commit()
-            flash("Message sent to the agency.", "success")
-            return redirect(url_for("creditor.case", case_id=case_id, _anchor="messages"))
+    if send_from_form(found, form):
+        flash("Message sent to the agency.", "success")
+        return redirect(url_for("creditor.case", case_id=case_id, _anchor="messages"))
     return _case_page(found, 422, message_form=form)
 
 

@@ -319,6 +319,7 @@ def add_document(
     shareable_with_debtor: bool,
     uploaded_by_id: int | None,
     max_bytes: int,
+    message_id: int | None = None,
 ) -> Document:
     """Check an upload and keep it; ``DocumentRefused`` leaves storage and database as they were."""
     if stream is None or not filename:
@@ -341,6 +342,7 @@ def add_document(
             storage_key=key,
             shareable_with_debtor=shareable_with_debtor,
             uploaded_by_id=uploaded_by_id,
+            message_id=message_id,
         )
         session.add(document)
         session.flush()

@@ -6,11 +6,16 @@ the timeline and the other side is told by mail.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import IO
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.adapters.mail import Mail, Mailer
-from portal.models import CREDITOR_ROLES, ActivityKind, Case, CaseMessage, User
+from portal.adapters.storage import Storage
+from portal.models import CREDITOR_ROLES, ActivityKind, Case, CaseMessage, DocumentKind, User
+from portal.services.documents import add_document
 from portal.services.timeline import log_activity
 
 MAX_MESSAGE_LENGTH = 5_000
@@ -18,6 +23,16 @@ MAX_MESSAGE_LENGTH = 5_000
 
 class MessageError(ValueError):
     pass
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file sent with a message, kept as a case document through the usual checks."""
+
+    filename: str
+    stream: IO[bytes]
+    storage: Storage
+    max_bytes: int
 
 
 def post(
@@ -29,7 +44,9 @@ def post(
     body: str,
     requests_information: bool = False,
     agency_inbox: str,
+    attachment: Attachment | None = None,
 ) -> CaseMessage:
+    """Post a message (and its file); raises ``MessageError`` or ``DocumentRefused``."""
     body = body.strip()
     if not body:
         raise MessageError("Write a message first.")
@@ -45,6 +62,20 @@ def post(
         requests_information=requests_information,
     )
     session.add(message)
+    session.flush()
+    if attachment is not None:
+        add_document(
+            session,
+            attachment.storage,
+            case,
+            filename=attachment.filename,
+            stream=attachment.stream,
+            kind=DocumentKind.CORRESPONDENCE.value,
+            shareable_with_debtor=False,
+            uploaded_by_id=author.id,
+            max_bytes=attachment.max_bytes,
+            message_id=message.id,
+        )
     summary = "Agency requested information" if requests_information else "Message"
     side = "agency" if author.is_staff else "creditor"
     log_activity(session, case, ActivityKind.NOTE, f"{summary} ({side})", actor_id=author.id,

@@ -74,9 +74,14 @@ def test_agency_requests_information_and_the_creditor_answers(
     case = world["case"]
     agency_page = f"/agency/cases/{case.id}"
     sign_in(client, world["collector"])
-    sent = client.post(f"{agency_page}/messages", data={
-        "csrf_token": token(client, agency_page), "body": "Please send the signed delivery note.",
-        "requests_information": "y"})  # fmt: skip
+    sent = client.post(
+        f"{agency_page}/messages",
+        data={
+            "csrf_token": token(client, agency_page),
+            "body": "Please send the signed delivery note.",
+            "requests_information": "y",
+        },
+    )
     assert sent.status_code == 302
     creditor_mail = {m.recipient for m in outbox(session)}
     assert creditor_mail == {world["creditor"].email, world["colleague"].email}
@@ -85,8 +90,10 @@ def test_agency_requests_information_and_the_creditor_answers(
     sign_in(client, world["creditor"])
     page = client.get(creditor_page).get_data(as_text=True)
     assert "The agency needs something from you" in page and "signed delivery note" in page
-    client.post(f"{creditor_page}/messages", data={
-        "csrf_token": token(client, creditor_page), "body": "Attached to the case now."})  # fmt: skip
+    client.post(
+        f"{creditor_page}/messages",
+        data={"csrf_token": token(client, creditor_page), "body": "Attached to the case now."},
+    )
     page = client.get(creditor_page).get_data(as_text=True)
     assert "The agency needs something from you" not in page
     assert "Attached to the case now." in page
@@ -110,8 +117,10 @@ def test_empty_or_huge_messages_are_refused(
 def test_creditors_cannot_request_information(client: FlaskClient, session: Session, world) -> None:
     path = f"/creditor/cases/{world['case'].id}"
     sign_in(client, world["creditor"])
-    client.post(f"{path}/messages", data={"csrf_token": token(client, path), "body": "Hello",
-                                          "requests_information": "y"})  # fmt: skip
+    client.post(
+        f"{path}/messages",
+        data={"csrf_token": token(client, path), "body": "Hello", "requests_information": "y"},
+    )
     [message] = load(session, Case, world["case"].id).messages
     assert message.requests_information is False
 
@@ -191,8 +200,10 @@ def test_withdrawing_an_amicable_case_closes_it(
 ) -> None:
     path = f"/creditor/cases/{world['case'].id}"
     sign_in(client, world["creditor"])
-    response = client.post(f"{path}/withdraw", data={"csrf_token": token(client, path),
-                                                      "reason": "Settled with the customer"})  # fmt: skip
+    response = client.post(
+        f"{path}/withdraw",
+        data={"csrf_token": token(client, path), "reason": "Settled with the customer"},
+    )
     assert response.status_code == 302
     case = load(session, Case, world["case"].id)
     assert (case.stage, case.closure) == (Stage.CLOSED, Closure.WITHDRAWN)
@@ -309,3 +320,47 @@ def test_csv_export_follows_the_filters_and_defuses_formulas(
     assert rows[1][8] == "9000.00"
     only_keller = client.get("/creditor/cases.csv?q=keller").get_data(as_text=True)
     assert "Keller Bau GmbH" in only_keller and "Anker" not in only_keller
+
+
+def test_the_creditor_answers_with_a_document(client: FlaskClient, session: Session, world) -> None:
+    path = f"/creditor/cases/{world['case'].id}"
+    sign_in(client, world["creditor"])
+    pdf = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+    response = client.post(
+        f"{path}/messages",
+        data={
+            "csrf_token": token(client, path),
+            "body": "Delivery note attached.",
+            "attachment": (io.BytesIO(pdf), "delivery-note.pdf"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302
+    [message] = load(session, Case, world["case"].id).messages
+    [document] = message.documents
+    assert (document.filename, document.content_type) == ("delivery-note.pdf", "application/pdf")
+    page = client.get(path).get_data(as_text=True)
+    assert "delivery-note.pdf" in page
+    download = client.get(f"{path}/documents/{document.id}")
+    assert download.status_code == 200 and download.data == pdf
+
+
+def test_a_refused_attachment_sends_no_message(
+    client: FlaskClient, session: Session, world
+) -> None:
+    path = f"/creditor/cases/{world['case'].id}"
+    sign_in(client, world["creditor"])
+    response = client.post(
+        f"{path}/messages",
+        data={
+            "csrf_token": token(client, path),
+            "body": "See the program",
+            "attachment": (io.BytesIO(b"MZ\x90\x00" + b"\x00" * 60 + b"PE\x00\x00"), "x.pdf"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 422
+    assert "Windows program" in response.get_data(as_text=True)
+    case = load(session, Case, world["case"].id)
+    assert case.messages == [] and case.documents == []
+    assert outbox(session) == []
