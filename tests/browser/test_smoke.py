@@ -77,3 +77,33 @@ def test_creditor_home_fits_a_phone(browser, live_server) -> None:
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0
     context.close()
+
+
+def test_creditor_places_an_account_with_a_document(page, tmp_path) -> None:
+    sign_in(page, "finance@brightline.example")
+    page.click("text=Place an account")
+    page.fill("#creditor_reference", "BRI-BROWSER-1")
+    page.fill("#debtor_name", "Lindqvist Haulage")
+    page.fill("#email", "ap@lindqvist.example")
+    page.fill("#invoices-0-number", "INV-B-1")
+    page.fill("#invoices-0-issue_date", "2026-05-01")
+    page.fill("#invoices-0-due_date", "2026-05-31")
+    with page.expect_response(lambda r: r.url.endswith("/creditor/place/quote")):
+        page.fill("#invoices-0-amount", "1,999.99")
+    page.wait_for_selector("#quote table.money")
+    assert "£1,999.99" in page.locator("#quote").inner_text()
+    page.check("text=Not returning calls or e-mails")
+    page.click("button[name=place]")
+    page.wait_for_url("**/creditor/cases/**")
+    assert "Placed. The agency reference is" in page.content()
+    assert page.locator("h1").first.inner_text() == "Lindqvist Haulage"
+
+    invoice = tmp_path / "INV-B-1.pdf"
+    invoice.write_bytes(
+        b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+    )
+    page.set_input_files("#documents input[type=file]", str(invoice))
+    page.click("#documents button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    assert page.locator("#documents a", has_text="INV-B-1.pdf").count() == 1
+    assert page.console_errors == []
