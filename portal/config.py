@@ -48,6 +48,7 @@ class Settings:
     agency_name: str
     agency_contact: str
     login_rate_limit: str
+    api_rate_limit: str
     s3_endpoint_url: str | None
     max_document_bytes: int
     jobs_backend: str
@@ -67,6 +68,7 @@ class Settings:
             agency_name=environ.get("AGENCY_NAME", "Northgate Collections"),
             agency_contact=environ.get("AGENCY_CONTACT", "+49 30 1234 5678 · help@agency.example"),
             login_rate_limit=environ.get("LOGIN_RATE_LIMIT", "10 per minute;50 per hour"),
+            api_rate_limit=environ.get("API_RATE_LIMIT", "120 per minute"),
             s3_endpoint_url=environ.get("S3_ENDPOINT_URL") or None,
             max_document_bytes=_int(environ.get("MAX_DOCUMENT_BYTES"), 25 * 1024 * 1024),
             jobs_backend=environ.get("JOBS_BACKEND", "thread"),
@@ -110,6 +112,7 @@ class Settings:
             "RATELIMIT_STORAGE_URI": self.redis_url or "memory://",
             "RATELIMIT_HEADERS_ENABLED": True,
             "LOGIN_RATE_LIMIT": self.login_rate_limit,
+            "API_RATE_LIMIT": self.api_rate_limit,
             # The document limit is enforced while streaming; this caps the whole request.
             "MAX_CONTENT_LENGTH": self.max_document_bytes + 1024 * 1024,
         }

@@ -19,6 +19,7 @@ from portal.adapters.payments import SimulatedPayments
 from portal.adapters.storage import storage_from_url
 from portal.agency import bp as agency
 from portal.api import bp as api
+from portal.api import http_problem
 from portal.auth import bp as auth
 from portal.cli import register as register_cli
 from portal.config import Settings, load_settings
@@ -172,6 +173,8 @@ def _error_page(status: int) -> tuple[str, int]:
 def register_errors(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> Any:
+        if request.path.startswith(f"{api.url_prefix}/"):  # no API route matched
+            return http_problem(error)
         status = error.code or 500
         if status < 400:
             return error

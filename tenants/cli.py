@@ -10,6 +10,8 @@ from tenants.onboarding import OnboardingError, create_tenant
 from tenants.scoping import unscoped
 
 tenants_group = AppGroup("tenants", help="The agency's creditor clients.")
+# `tenants api-key` joins this group from portal/api/commands.py: making a key is the
+# services' work, and this layer does not import services.
 
 
 @tenants_group.command("create")

@@ -103,7 +103,7 @@ def session(app: Flask) -> Iterator[Session]:
         db.registry.remove()
         outer.rollback()
         connection.close()
-        db.registry.configure(bind=engine, join_transaction_mode="conservative_savepoint")
+        db.registry.configure(bind=engine, join_transaction_mode="conditional_savepoint")
 
 
 @pytest.fixture

@@ -152,6 +152,8 @@ def _check_text(value: str | None, name: str, limit: int, *, required: bool) -> 
         return [Problem(name, "Required.")] if required else []
     if len(value or "") > limit:
         return [Problem(name, f"At most {limit} characters.")]
+    if any(ord(char) < 32 or ord(char) == 127 for char in value or ""):
+        return [Problem(name, "Remove the control characters (tabs, line breaks, NUL).")]
     return []
 
 
@@ -169,7 +171,11 @@ def _check_debtor(debtor: DebtorDetails) -> list[Problem]:
     if len(debtor.country) != 2 or not debtor.country.isalpha():
         found.append(Problem("debtor.country", "A two-letter country code, such as DE or GB."))
     for index, contact in enumerate(debtor.contacts):
-        found += _check_text(contact.name, f"debtor.contacts.{index}.name", 200, required=True)
+        where = f"debtor.contacts.{index}"
+        found += _check_text(contact.name, f"{where}.name", 200, required=True)
+        found += _check_text(contact.position, f"{where}.position", 100, required=False)
+        found += _check_text(contact.email, f"{where}.email", 254, required=False)
+        found += _check_text(contact.phone, f"{where}.phone", 32, required=False)
     return found
 
 
@@ -214,7 +220,7 @@ def _check_terms(request: PlacementRequest, today: date) -> list[Problem]:
 
 def existing_references(session: Session, references: Iterable[str]) -> dict[str, str]:
     """Creditor references already placed in the session's tenant: {reference: agency ref}."""
-    wanted = sorted({reference.strip() for reference in references if reference.strip()})
+    wanted = sorted({ref.strip() for ref in references if ref.strip() and "\x00" not in ref})
     found: dict[str, str] = {}
     for start in range(0, len(wanted), LOOKUP_CHUNK):
         chunk = wanted[start : start + LOOKUP_CHUNK]
@@ -229,7 +235,12 @@ def existing_debtor_invoices(
     session: Session, pairs: Iterable[tuple[str, str]]
 ) -> dict[tuple[str, str], str]:
     """(debtor name, invoice number) pairs already placed: {pair: agency reference}."""
-    wanted = sorted({(name.strip().lower(), number.strip().lower()) for name, number in pairs})
+    # Text with NUL is refused by the checks anyway, and PostgreSQL cannot compare it.
+    wanted = sorted(
+        (name.strip().lower(), number.strip().lower())
+        for name, number in set(pairs)
+        if "\x00" not in name + number
+    )
     found: dict[tuple[str, str], str] = {}
     for start in range(0, len(wanted), LOOKUP_CHUNK):
         chunk = wanted[start : start + LOOKUP_CHUNK]

@@ -61,7 +61,7 @@ def is_legal(case: Case) -> bool:
     return case.stage in LEGAL_STAGES
 
 
-def withdraw(session: Session, case: Case, *, actor_id: int, reason: str) -> bool:
+def withdraw(session: Session, case: Case, *, actor_id: int | None, reason: str) -> bool:
     """The creditor takes the case back. Returns True when it is closed now.
 
     Once legal action has started the agency has costs and commitments in the case, so

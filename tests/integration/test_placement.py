@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from portal.models import Activity, AuditEntry, Case, EntryKind, LedgerEntry, OutboxMessage, Role
 from portal.services import placement, quote
 from portal.services.placement import (
+    ContactDetails,
     DebtorDetails,
     InvoiceDetails,
     PlacementRefused,
@@ -329,3 +330,20 @@ def test_staff_cannot_place_for_a_tenant(client: FlaskClient, session: Session, 
         session.commit()
     sign_in(client, collector)
     assert client.get("/creditor/place").status_code == 403
+
+
+@pytest.mark.parametrize("name", ["Keller\x00Bau", "Keller\nBau", "Keller\tBau"])
+def test_control_characters_are_refused_everywhere(session: Session, acme, name) -> None:
+    debtor = DebtorDetails(kind="business", name=name)
+    assert (
+        "control characters"
+        in problems_of(session, replace(placement_request(), debtor=debtor))["debtor.name"]
+    )
+
+
+def test_contact_details_have_limits(session: Session, acme) -> None:
+
+    contact = ContactDetails(name="Sam", position="x" * 101, phone="1" * 33)
+    debtor = DebtorDetails(kind="business", name="Keller", contacts=(contact,))
+    found = problems_of(session, replace(placement_request(), debtor=debtor))
+    assert set(found) == {"debtor.contacts.0.position", "debtor.contacts.0.phone"}
