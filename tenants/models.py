@@ -69,6 +69,17 @@ class Tenant(Base):
     # column mapping remembered from their last upload ({their header: our field}).
     csv_date_format: Mapped[str] = mapped_column(String(3), default="dmy")
     csv_column_mapping: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    # Contact guardrails: at most this many calls per case in a rolling window, only
+    # between these hours in the debtor's time zone.
+    contact_max_calls: Mapped[int] = mapped_column(Integer, default=7)
+    contact_window_days: Mapped[int] = mapped_column(Integer, default=7)
+    contact_hours_start: Mapped[int] = mapped_column(Integer, default=8)
+    contact_hours_end: Mapped[int] = mapped_column(Integer, default=20)
+    # A collector may settle down to this share of the outstanding balance (basis points)
+    # without asking the creditor.
+    settlement_authority_bp: Mapped[int] = mapped_column(Integer, default=8000)
+    # How long a debtor has to support a dispute before it is decided.
+    dispute_days: Mapped[int] = mapped_column(Integer, default=14)
     # How long a debtor's payment link works after it is issued.
     payment_link_valid_days: Mapped[int] = mapped_column(Integer, default=90)
     brand_name: Mapped[str | None] = mapped_column(String(200))

@@ -5,6 +5,17 @@ from portal.models.api import ApiKey, IdempotentResponse
 from portal.models.append_only import AppendOnlyError
 from portal.models.audit import AuditEntry
 from portal.models.case import Case, Closure, HoldReason, Invoice, Stage
+from portal.models.collection import (
+    Dispute,
+    DisputeEvidence,
+    DisputeStatus,
+    LetterTemplate,
+    Party,
+    PromiseStatus,
+    PromiseToPay,
+    Settlement,
+    SettlementStatus,
+)
 from portal.models.debtor import Debtor, DebtorContact, DebtorKind
 from portal.models.document import Document, DocumentKind, DocumentStatus
 from portal.models.imports import ImportBatch, ImportRowError, ImportStatus
@@ -29,6 +40,9 @@ __all__ = [
     "Debtor",
     "DebtorContact",
     "DebtorKind",
+    "Dispute",
+    "DisputeEvidence",
+    "DisputeStatus",
     "Document",
     "DocumentKind",
     "DocumentStatus",
@@ -41,8 +55,14 @@ __all__ = [
     "Invoice",
     "LatePaymentRule",
     "LedgerEntry",
+    "LetterTemplate",
     "OutboxMessage",
+    "Party",
+    "PromiseStatus",
+    "PromiseToPay",
     "Role",
+    "Settlement",
+    "SettlementStatus",
     "StaffTenantAccess",
     "Stage",
     "Tenant",

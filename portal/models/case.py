@@ -120,6 +120,11 @@ class Case(TenantOwned, Base):
     disputed_at_placement: Mapped[bool] = mapped_column(Boolean, default=False)
     contract_reviewed: Mapped[bool] = mapped_column(Boolean, default=False)
     warning_signs: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Which step of the tenant's dunning cadence the case has reached, and the day up
+    # to which late-payment interest is in the ledger (never posted twice).
+    dunning_step: Mapped[int] = mapped_column(Integer, default=0)
+    last_dunning_on: Mapped[date | None] = mapped_column(Date)
+    interest_posted_until: Mapped[date | None] = mapped_column(Date)
     withdrawal_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     withdrawal_reason: Mapped[str | None] = mapped_column(String(500))
     import_batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"))

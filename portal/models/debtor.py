@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import Boolean, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, UTCDateTime, utcnow
@@ -35,6 +35,13 @@ class Debtor(TenantOwned, Base):
     city: Mapped[str | None] = mapped_column(String(100))
     country: Mapped[str] = mapped_column(String(2), default="DE")
     language: Mapped[str] = mapped_column(String(5), default="en")
+    # Contact guardrails: the debtor's time zone for quiet hours, per-channel opt-outs,
+    # and a request to stop all contact.
+    timezone: Mapped[str] = mapped_column(String(40), default="Europe/Berlin")
+    no_calls: Mapped[bool] = mapped_column(Boolean, default=False)
+    no_emails: Mapped[bool] = mapped_column(Boolean, default=False)
+    no_letters: Mapped[bool] = mapped_column(Boolean, default=False)
+    cease_contact: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     contacts: Mapped[list[DebtorContact]] = relationship(
