@@ -160,6 +160,7 @@ ERROR_TEXTS = {
     403: ("Not allowed", "Your account does not have access to this page."),
     404: ("Not found", "There is nothing here, or it is not yours to see."),
     405: ("Not allowed", "This address does not accept that kind of request."),
+    413: ("Too large", "That upload is larger than the portal accepts."),
     429: ("Too many attempts", "Please wait a minute before trying again."),
     500: ("Something went wrong", "The error was logged. Please try again in a moment."),
 }

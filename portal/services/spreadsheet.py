@@ -15,6 +15,13 @@ def safe_cell(value: object) -> str:
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
+def unquote_cell(value: str) -> str:
+    """Undo ``safe_cell`` on a file that comes back: ``'=1`` is ``=1`` again."""
+    if value.startswith("'") and value[1:].startswith(FORMULA_STARTS):
+        return value[1:]
+    return value
+
+
 def csv_lines(header: list[str], rows: Iterable[Iterable[object]]) -> Iterator[str]:
     """The CSV text line by line (UTF-8 with a BOM first, so spreadsheets read accents)."""
     buffer = io.StringIO()
