@@ -105,3 +105,28 @@ def test_creditor_places_an_account_with_a_document(page, tmp_path) -> None:
     page.wait_for_load_state("networkidle")
     assert page.locator("#documents a", has_text="INV-B-1.pdf").count() == 1
     assert page.console_errors == []
+
+
+def test_creditor_imports_a_csv_and_places_the_good_rows(page, tmp_path) -> None:
+    export = tmp_path / "overdue.csv"
+    export.write_text(
+        "creditor_reference;debtor_name;invoice_number;issue_date;due_date;amount\n"
+        "CSV-B-1;Orion Climbing Hall;R-1;01.03.2026;31.03.2026;1.234,56\n"
+        "CSV-B-1;Orion Climbing Hall;R-2;01.04.2026;30.04.2026;99,00\n"
+        "CSV-B-2;Juniper Events;R-3;01.04.2026;30.04.2099;10,00\n",
+        encoding="utf-8-sig",
+    )
+    sign_in(page, "credit@acme.example")
+    page.click("text=Import CSV")
+    page.set_input_files("#file", str(export))
+    page.click("button[data-upload]")
+    place = page.locator("form.confirm-import button")
+    expect(place).to_have_text("Place 1 case", timeout=15_000)  # checked in the background
+    assert "Line" in page.locator("table.row-errors").inner_text()
+    assert "future" in page.locator("table.row-errors").inner_text()
+    place.click()
+    expect(page.locator(".flash-success")).to_contain_text("1 case placed", timeout=15_000)
+    page.goto("/creditor/?q=Orion+Climbing")
+    assert page.locator("table.cases tbody tr").count() == 1
+    assert "€1,333.56" in page.locator("table.cases").inner_text()
+    assert page.console_errors == []
