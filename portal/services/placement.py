@@ -335,8 +335,11 @@ def _new_references(session: Session, count: int) -> list[str]:
         while len(references) < count:
             code = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(8))
             references.add(f"{year}-{code[:4]}-{code[4:]}")
+        # Agency references are unique across all tenants, so look across all of them
+        # (the unique index answers it; only the references themselves are read).
         taken = set(session.scalars(
-            select(Case.agency_reference).where(Case.agency_reference.in_(references))
+            select(Case.agency_reference).where(Case.agency_reference.in_(references)),
+            execution_options={"unscoped": True},
         ))  # fmt: skip
         references -= taken
     return sorted(references)

@@ -347,3 +347,18 @@ def test_contact_details_have_limits(session: Session, acme) -> None:
     debtor = DebtorDetails(kind="business", name="Keller", contacts=(contact,))
     found = problems_of(session, replace(placement_request(), debtor=debtor))
     assert set(found) == {"debtor.contacts.0.position", "debtor.contacts.0.phone"}
+
+
+def test_new_references_avoid_other_tenants_references(session: Session, acme, monkeypatch) -> None:
+    """Agency references are unique across tenants: a clash with another tenant's is redrawn."""
+    tenant, _ = acme
+    with unscoped(session):
+        other = make_tenant(session, "other")
+        taken = placement.place_case(
+            session, other, placement_request(), today=TODAY
+        ).agency_reference
+    set_scope(session, TenantScope.only(tenant.id))
+    draws = iter(taken[3:7] + taken[8:12] + "ABCDEFGH")  # the taken code first, then a free one
+    monkeypatch.setattr(placement.secrets, "choice", lambda _alphabet: next(draws))
+    case = placement.place_case(session, tenant, placement_request(), today=TODAY)
+    assert case.agency_reference == f"{taken[:2]}-ABCD-EFGH"
