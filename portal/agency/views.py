@@ -10,9 +10,10 @@ from portal.agency import bp
 from portal.db import utcnow
 from portal.models import Case, OutboxMessage, Role, Stage, Tenant
 from portal.services import ledger, stages
-from portal.services.case_lists import find_cases
+from portal.services.assignment import assignable_collectors
+from portal.services.case_lists import SORTS, find_cases
 from portal.web.access import load_or_404, roles_required
-from portal.web.filters import case_filter_from
+from portal.web.filters import ASSIGNED_CHOICES, case_filter_from
 from portal.web.forms import MessageForm
 from portal.web.messaging import send_from_form
 from portal.web.rendering import render_page
@@ -20,18 +21,50 @@ from portal.web.rendering import render_page
 
 @bp.get("/")
 def queue() -> str:
-    """Cases due for action today or earlier, most urgent first."""
+    """Cases due for action today or earlier, by priority then next action date."""
     show_all = request.args.get("due") == "all"
-    filters = case_filter_from(request.args, due_by=None if show_all else utcnow().date())
+    today = utcnow().date()
+    filters = case_filter_from(
+        request.args,
+        me_id=current_user.id,
+        today=today,
+        default_sort="priority",
+        due_by=None if show_all else today,
+    )
+    assigned = request.args.get("assigned", "")
+    staff = assignable_collectors(db.session)
+    is_admin = current_user.role is Role.AGENCY_ADMIN
     return render_page(
         "agency/queue.html",
         fragment="case_list",
         filters=filters,
         show_all=show_all,
+        assigned=assigned if assigned in ASSIGNED_CHOICES else "",
+        assigned_choices=ASSIGNED_CHOICES,
         page=find_cases(db.session, filters),
         tenants=db.session.scalars(select(Tenant).order_by(Tenant.name)).all(),
         all_stages=list(Stage),
+        sorts=SORTS,
+        collectors=staff if is_admin else [],
+        collector_names={person.id: person.name for person in staff},
+        selectable=is_admin,
         me=current_user,
+    )
+
+
+@bp.get("/cases/<int:case_id>/panel")
+def case_panel(case_id: int) -> str:
+    """The compact case htmx puts beside the queue (a page of its own without htmx)."""
+    found = load_or_404(Case, case_id)
+    return render_page(
+        "agency/case_panel.html",
+        fragment="panel",
+        case=found,
+        balance=ledger.balance(db.session, found),
+        timeline=found.activities[:5],
+        collectors=assignable_collectors(db.session)
+        if current_user.role is Role.AGENCY_ADMIN
+        else [],
     )
 
 

@@ -1,9 +1,10 @@
-"""Operations commands: ``flask tenants|users|db|demo ...`` with the app's settings."""
+"""Operations commands: ``flask tenants|users|db|demo|collections ...`` with the app's settings."""
 
 from __future__ import annotations
 
 from flask import Flask
 
+from portal.cli.collections import collections_group
 from portal.cli.database import db_group
 from portal.cli.demo import demo_group
 from portal.cli.links import links_group
@@ -12,5 +13,12 @@ from tenants.cli import tenants_group
 
 
 def register(app: Flask) -> None:
-    for group in (tenants_group, users_group, db_group, demo_group, links_group):
+    for group in (
+        tenants_group,
+        users_group,
+        db_group,
+        demo_group,
+        links_group,
+        collections_group,
+    ):
         app.cli.add_command(group)

@@ -1,0 +1,128 @@
+"""What the agency asks the creditor to decide on a case: settlements below the agency's
+authority, and evidence for a dispute the debtor raised.
+
+The ``creditor/_decisions.html`` partial gets its lists and forms from
+``creditor_decisions(case)``; a refused post shows the case page again with the reason.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, current_app, flash, g, redirect, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from werkzeug.datastructures import FileStorage
+from werkzeug.wrappers import Response as BaseResponse
+from wtforms import TextAreaField
+from wtforms.validators import InputRequired, Length
+
+from portal import db
+from portal.creditor import bp, views
+from portal.models import Case, Dispute, Party, Settlement, SettlementStatus
+from portal.services import disputes, settlements
+from portal.services.documents import DocumentRefused
+from portal.web.access import load_or_404
+
+Page = BaseResponse | tuple[str, int]
+
+
+class SettlementDecisionForm(FlaskForm):  # type: ignore[misc]
+    comment = TextAreaField(
+        "Comment (needed to decline)", validators=[Length(max=settlements.MAX_COMMENT)]
+    )
+
+
+class CreditorEvidenceForm(FlaskForm):  # type: ignore[misc]
+    statement = TextAreaField(
+        "Your statement", validators=[InputRequired(), Length(max=disputes.MAX_TEXT)]
+    )
+    document = FileField("Document (contract, delivery note, correspondence)")
+
+
+@bp.app_template_global()
+def creditor_decisions(case: Case) -> dict[str, Any]:
+    posted: dict[str, Any] = g.get("decision_forms", {})
+    awaiting = [
+        s
+        for s in settlements.settlements_of(db.session, case)
+        if s.status is SettlementStatus.AWAITING_CREDITOR
+    ]
+    return {
+        "awaiting": awaiting,
+        "disputes": disputes.disputes_of(db.session, case),
+        "decision_form": posted.get("decision")
+        or SettlementDecisionForm(formdata=None, prefix="decision"),
+        "evidence_form": posted.get("evidence")
+        or CreditorEvidenceForm(formdata=None, prefix="evidence"),
+    }
+
+
+def _refused(case: Case, name: str, form: Any, error: object = None) -> Page:
+    db.session.rollback()
+    if error is not None:
+        field = form.comment if name == "decision" else form.statement
+        field.errors = [*field.errors, str(error)]
+    g.decision_forms = {name: form}
+    return views._case_page(case, 422)
+
+
+def _belongs(case: Case, found: Settlement | Dispute) -> None:
+    if found.case_id != case.id:
+        abort(404)
+
+
+@bp.post("/cases/<int:case_id>/settlements/<int:settlement_id>/decision")
+def decide_settlement(case_id: int, settlement_id: int) -> Page:
+    case = load_or_404(Case, case_id)
+    settlement = load_or_404(Settlement, settlement_id)
+    _belongs(case, settlement)
+    form = SettlementDecisionForm(prefix="decision")
+    decision = request.form.get("decision")
+    if not form.validate_on_submit() or decision not in {"approve", "decline"}:
+        return _refused(case, "decision", form, None if form.errors else "Approve or decline.")
+    try:
+        settlements.decide(
+            db.session, settlement, approve=decision == "approve",
+            comment=form.comment.data or "", actor_id=current_user.id,
+        )  # fmt: skip
+    except settlements.SettlementError as error:
+        return _refused(case, "decision", form, error)
+    db.session.commit()
+    flash(
+        "Settlement approved: the debtor may pay it."
+        if decision == "approve"
+        else "Settlement declined: the agency goes on collecting the full amount.",
+        "success",
+    )
+    return redirect(url_for("creditor.case", case_id=case_id, _anchor="decisions"))
+
+
+@bp.post("/cases/<int:case_id>/disputes/<int:dispute_id>/evidence")
+def add_dispute_evidence(case_id: int, dispute_id: int) -> Page:
+    case = load_or_404(Case, case_id)
+    dispute = load_or_404(Dispute, dispute_id)
+    _belongs(case, dispute)
+    form = CreditorEvidenceForm(prefix="evidence")
+    if not form.validate_on_submit():
+        return _refused(case, "evidence", form)
+    file = form.document.data
+    upload = None
+    if isinstance(file, FileStorage) and file.filename:
+        upload = disputes.Upload(
+            filename=file.filename,
+            stream=file.stream,
+            storage=current_app.extensions["portal.storage"],
+            max_bytes=current_app.extensions["portal.settings"].max_document_bytes,
+        )
+    try:
+        disputes.add_evidence(
+            db.session, dispute, party=Party.CREDITOR, statement=form.statement.data,
+            actor_id=current_user.id, upload=upload,
+        )  # fmt: skip
+    except (disputes.DisputeError, DocumentRefused) as error:
+        return _refused(case, "evidence", form, error)
+    db.session.commit()
+    flash("Your evidence is on the dispute.", "success")
+    return redirect(url_for("creditor.case", case_id=case_id, _anchor="decisions"))

@@ -11,7 +11,7 @@ from datetime import date
 from sqlalchemy.orm import Session
 
 from portal.models import ActivityKind, Case, EntryKind, LedgerEntry, Stage
-from portal.services import audit, commission, ledger
+from portal.services import audit, commission, ledger, promises, settlements
 from portal.services.money import format_money
 from portal.services.timeline import log_activity
 
@@ -74,4 +74,6 @@ def report(
     )
     audit.record(session, "payment.direct_reported", actor_id=actor_id,
                  tenant_id=case.tenant_id, subject=entry, amount_minor=amount_minor)  # fmt: skip
+    promises.settle_promises(session, case, today)
+    settlements.settle_if_paid(session, case)
     return entry

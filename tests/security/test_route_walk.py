@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
+from datetime import date
 
 import pytest
 from flask import Flask
@@ -22,12 +23,16 @@ from portal.models import (
     Activity,
     Case,
     Debtor,
+    Dispute,
     Document,
     DocumentKind,
     ImportBatch,
     Invoice,
     LedgerEntry,
+    Party,
     Role,
+    Settlement,
+    SettlementStatus,
     User,
 )
 from portal.services import api_keys, payment_links
@@ -56,6 +61,8 @@ OBJECT_ARGUMENTS: dict[str, Callable[[dict], object]] = {
     "user_id": lambda objects: objects["user"].id,
     "batch_id": lambda objects: objects["batch"].id,
     "key_id": lambda objects: objects["api_key"].id,
+    "dispute_id": lambda objects: objects["dispute"].id,
+    "settlement_id": lambda objects: objects["settlement"].id,
 }
 
 
@@ -80,7 +87,21 @@ def tenant_objects(session: Session, tenant, *, debtor_name: str, reference: str
         headers=["creditor_reference", "debtor_name"],
         summary={"preview": [[reference, debtor_name]]},
     )
-    session.add_all([document, batch])
+    dispute = Dispute(
+        tenant_id=tenant.id,
+        case_id=case.id,
+        raised_by=Party.DEBTOR,
+        reason="Goods never delivered",
+        due_on=date(2026, 3, 1),
+    )
+    settlement = Settlement(
+        tenant_id=tenant.id,
+        case_id=case.id,
+        amount_minor=50_000,
+        outstanding_minor=125_000,
+        status=SettlementStatus.AWAITING_CREDITOR,
+    )
+    session.add_all([document, batch, dispute, settlement])
     session.flush()
     api_key = api_keys.create_key(session, tenant, f"{reference} ERP", created_by_id=user.id).key
     return {
@@ -94,6 +115,8 @@ def tenant_objects(session: Session, tenant, *, debtor_name: str, reference: str
         "user": user,
         "batch": batch,
         "api_key": api_key,
+        "dispute": dispute,
+        "settlement": settlement,
     }
 
 
