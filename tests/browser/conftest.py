@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -36,8 +38,27 @@ def _flask(env: dict[str, str], *args: str) -> list[str]:
     return [sys.executable, "-m", "flask", "--app", "portal", *args]
 
 
+@dataclass(frozen=True)
+class LivePortal:
+    """The running portal, and a way to run its operations commands on the same data."""
+
+    url: str
+    env: dict[str, str]
+
+    def flask(self, *args: str) -> str:
+        done = subprocess.run(  # noqa: S603
+            _flask(self.env, *args), env=self.env, check=True, capture_output=True, text=True
+        )
+        return done.stdout
+
+
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def live_server(live_portal: LivePortal) -> str:
+    return live_portal.url
+
+
+@pytest.fixture(scope="session")
+def live_portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LivePortal]:
     home = tmp_path_factory.mktemp("live")
     env = {
         **os.environ,
@@ -49,6 +70,9 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     }
     for command in (("db", "upgrade"), ("demo", "load")):
         subprocess.run(_flask(env, *command), env=env, check=True, capture_output=True)  # noqa: S603
+    # Calls are allowed only in the debtor's daytime; the tests run at any hour.
+    with sqlite3.connect(home / "portal.db") as database:
+        database.execute("UPDATE tenants SET contact_hours_start = 0, contact_hours_end = 24")
     port = _free_port()
     log = (home / "server.log").open("w")
     server = subprocess.Popen(  # noqa: S603
@@ -65,7 +89,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     else:
         server.terminate()
         pytest.fail(f"the portal did not start: {(home / 'server.log').read_text()}")
-    yield base
+    yield LivePortal(base, env)
     server.terminate()
     server.wait(timeout=10)
 

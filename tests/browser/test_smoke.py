@@ -1,5 +1,8 @@
 """Each kind of user signs in and sees their home page, in a real browser."""
 
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
 import pytest
 from playwright.sync_api import expect
 
@@ -129,4 +132,60 @@ def test_creditor_imports_a_csv_and_places_the_good_rows(page, tmp_path) -> None
     page.goto("/creditor/?q=Orion+Climbing")
     assert page.locator("table.cases tbody tr").count() == 1
     assert "€1,333.56" in page.locator("table.cases").inner_text()
+    assert page.console_errors == []
+
+
+def open_section(page, inner: str) -> None:
+    """Unfold the <details> holding ``inner`` (some start open, clicking would close them)."""
+    details = page.locator(f"details:has({inner})").first
+    if details.get_attribute("open") is None:
+        details.locator("summary").first.click()
+
+
+def test_collector_walks_a_case_from_call_to_approved_settlement(page, live_portal) -> None:
+    sign_in(page, "carla@agency.example")
+    page.goto("/agency/?due=all&stage=amicable.negotiation")
+    row = page.locator("table.cases tbody tr", has_text="Acme Industrial").first
+    case_url = row.locator("a[data-row-link]").get_attribute("href")
+    page.goto(case_url)
+
+    open_section(page, "#call-outcome")
+    page.select_option("#call-outcome", "spoke")
+    page.fill("#call-notes", "Spoke to accounts payable: will pay 100 today.")
+    page.click("button:has-text('Log the call')")
+    expect(page.locator(".timeline")).to_contain_text("will pay 100 today")
+
+    today = datetime.now(UTC).date()
+    page.fill("#promise-amount", "100.00")
+    page.fill("#promise-due_on", today.isoformat())
+    page.click("button:has-text('Record the promise')")
+    expect(page.locator("#promises .status")).to_have_text("open")
+    live_portal.flask("collections", "run-due", "--date", (today + timedelta(days=1)).isoformat())
+    page.reload()
+    expect(page.locator("#promises .status")).to_have_text("broken")
+
+    open_section(page, "#dispute-reason")
+    page.select_option("#dispute-raised_by", "debtor")
+    page.fill("#dispute-reason", "The last delivery arrived damaged.")
+    page.click("button:has-text('Record the dispute')")
+    expect(page.locator(".case-title .stage")).to_contain_text("On hold")
+    open_section(page, "#resolve-comment")
+    page.select_option("#resolve-resolution", "reject")
+    page.fill("#resolve-comment", "The delivery note was signed without remarks.")
+    page.click("button:has-text('Record the decision')")
+    expect(page.locator(".case-title .stage")).to_contain_text("Negotiation")
+
+    owed = page.locator("table.money tfoot td").first.inner_text()
+    half = Decimal(owed.strip("€£").replace(",", "")) / 2
+    page.fill("#settlement-amount", f"{half:.2f}")
+    page.fill("#settlement-note", "Half now, the rest written off.")
+    page.click("button:has-text('Propose the settlement')")
+    expect(page.locator("#settlements")).to_contain_text("creditor")
+    page.click("text=Sign out")
+
+    sign_in(page, "finance@acme.example")
+    page.goto(case_url.replace("/agency/", "/creditor/"))
+    page.fill("#decision-comment", "Agreed: better half now than a long fight.")
+    page.click("button:has-text('Approve the settlement')")
+    expect(page.locator(".timeline")).to_contain_text("pprove")
     assert page.console_errors == []
