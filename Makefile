@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed
 FLASK := $(BIN)/flask --app portal
 PIP_QUIET := --quiet --disable-pip-version-check
 
-.PHONY: run test check install chromium clean
+.PHONY: run test check install chromium pango clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,7 @@ $(INSTALLED): pyproject.toml
 
 install: $(INSTALLED)
 
-run: $(INSTALLED)
+run: $(INSTALLED) pango
 	$(FLASK) db upgrade
 	$(FLASK) demo load
 	@echo "Serving the portal on http://127.0.0.1:5000 (Ctrl-C to stop)"
@@ -30,6 +30,17 @@ chromium:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	else echo "Chromium is not installed and cannot be installed here: browser tests will be skipped"; fi
 
+# PDF letters (WeasyPrint) need Debian's pango; install it where we can (root with apt-get).
+PANGO_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0
+pango:
+	@if dpkg-query -W -f='$${Status}\n' $(PANGO_PACKAGES) 2>/dev/null | grep -qv '^install ok installed$$' \
+		|| ! dpkg-query -W $(PANGO_PACKAGES) >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "Installing Debian's pango for PDF letters"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(PANGO_PACKAGES) >/dev/null; \
+		else echo "pango is not installed and cannot be installed here: PDF letter tests will be skipped"; fi; \
+	fi
+
 check: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -37,7 +48,7 @@ check: $(INSTALLED)
 	$(BIN)/lint-imports
 	$(BIN)/bandit -q -r portal tenants
 
-test: check chromium
+test: check chromium pango
 	$(BIN)/pytest -n 2 --dist loadfile
 
 clean:

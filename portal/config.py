@@ -52,6 +52,8 @@ class Settings:
     s3_endpoint_url: str | None
     max_document_bytes: int
     jobs_backend: str
+    # Where debtors open their payment links; letters print it (the run has no request).
+    public_base_url: str = "http://127.0.0.1:5000"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], instance_path: Path) -> Settings:
@@ -72,6 +74,7 @@ class Settings:
             s3_endpoint_url=environ.get("S3_ENDPOINT_URL") or None,
             max_document_bytes=_int(environ.get("MAX_DOCUMENT_BYTES"), 25 * 1024 * 1024),
             jobs_backend=environ.get("JOBS_BACKEND", "thread"),
+            public_base_url=environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
         )
 
     @property

@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 from portal import db
 from portal.adapters.jobs import InlineJobs, InProcessJobs, Job
+from portal.adapters.letter_rendering import JinjaLetterRenderer
 from portal.adapters.mail import mailer_from_url
 from portal.adapters.payments import SimulatedPayments
 from portal.adapters.storage import storage_from_url
@@ -27,7 +28,7 @@ from portal.creditor import bp as creditor
 from portal.debtor import bp as debtor
 from portal.extensions import csrf, htmx, limiter, login_manager
 from portal.models import User
-from portal.services import payment_links
+from portal.services import letters, payment_links
 from portal.services.money import format_money
 from portal.services.placement import warning_sign_label
 from portal.services.users import may_sign_in
@@ -76,6 +77,7 @@ def register_adapters(app: Flask, settings: Settings) -> None:
         settings.storage_url, endpoint_url=settings.s3_endpoint_url
     )
     app.extensions["portal.mailer"] = mailer_from_url(settings.mail_url, settings.mail_sender)
+    letters.configure_from(settings, app.extensions["portal.storage"], JinjaLetterRenderer())
     app.extensions["portal.payments"] = SimulatedPayments()
     app.extensions["portal.jobs"] = (
         InlineJobs(in_app_context)

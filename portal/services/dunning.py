@@ -34,7 +34,7 @@ from typing import Any
 
 from sqlalchemy import insert, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, joinedload, object_session, selectinload
 
 from portal.adapters.mail import Mail, Mailer
 from portal.db import utcnow
@@ -46,7 +46,7 @@ from portal.models import (
     LedgerEntry,
     Stage,
 )
-from portal.services import interest, promises, stages
+from portal.services import interest, letters, promises, stages
 from portal.services.contact_rules import Channel, check_contact
 from portal.services.ledger import Balance, balances
 from portal.services.money import format_money
@@ -92,14 +92,18 @@ class StepMessage:
     kind: ActivityKind  # LETTER or EMAIL
     subject: str
     body: str
+    letter: letters.Letter | None = None  # kept on the case as a PDF when sent
 
 
-def step_message(case: Case, step: Mapping[str, Any], balance: Balance) -> StepMessage | None:
+def step_message(
+    case: Case, step: Mapping[str, Any], balance: Balance, *, today: date | None = None
+) -> StepMessage | None:
     """The message a cadence step sends, or None for a step that sends nothing (a call).
 
-    ``sends`` ending in ``_email`` is an e-mail, in ``_letter`` a letter. The text is
-    plain for every tenant and language; rendered letters (PDF) and the tenants'
-    translated templates replace this function's body without changing its callers.
+    ``sends`` ending in ``_email`` is an e-mail, in ``_letter`` a letter. The text comes
+    from the tenant's (or the agency's) letter templates in the debtor's language
+    (``letters``), and the letter is kept on the case as a PDF when it is sent. Where
+    letters are not configured the text is a plain one, in English.
     """
     sends = str(step.get("sends", ""))
     if sends.endswith("_email"):
@@ -108,6 +112,11 @@ def step_message(case: Case, step: Mapping[str, Any], balance: Balance) -> StepM
         kind = ActivityKind.LETTER
     else:
         return None
+    session = object_session(case)
+    if letters.configured() is not None and session is not None:
+        key = letters.key_for_step(sends, str(step.get("stage", "")))
+        letter = letters.compose(session, case, key, balance, today=today or utcnow().date())
+        return StepMessage(kind, letter.subject, letter.body, letter)
     what = sends.replace("_", " ").capitalize()
     subject = f"{what}: {case.agency_reference}"
     body = (
@@ -249,7 +258,7 @@ def _take_due_step(run: _Run, case: Case, balance: Balance) -> None:
         return  # not a step the run can take; a person moves the case on
     if case.stage not in stages.TRANSITIONS[name].sources:
         return  # moved on by hand: the cadence does not pull it back
-    message = step_message(case, step, balance)
+    message = step_message(case, step, balance, today=today)
     if message is not None:
         channel = Channel.EMAIL if message.kind is ActivityKind.EMAIL else Channel.LETTER
         if check_contact(session, case, channel, run.now) is not None:
@@ -286,6 +295,8 @@ def _send(run: _Run, case: Case, message: StepMessage) -> None:
         run.report.emails += 1
     else:
         run.report.letters += 1
+    if message.letter is not None:
+        letters.store_pdf(run.session, case, message.letter, today=run.today)
     log_activity(
         run.session, case, message.kind, message.subject, body=message.body, recipient=recipient
     )
