@@ -73,17 +73,22 @@ def make_engine(url: str, **options: Any) -> Engine:
 
 def _make_sqlite_transactional(engine: Engine) -> None:
     # pysqlite's own transaction handling breaks SAVEPOINT; the SQLAlchemy docs'
-    # recipe hands BEGIN to SQLAlchemy instead.
+    # recipe hands BEGIN to SQLAlchemy instead. BEGIN IMMEDIATE takes the write lock at
+    # the start, so a second writer (a background job beside a request) waits its turn
+    # instead of failing with "database is locked"; WAL keeps readers out of its way.
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "memory":
+            cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def bind(engine: Engine) -> None:

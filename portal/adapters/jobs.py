@@ -19,6 +19,8 @@ Job = Callable[..., Any]
 class JobQueue(Protocol):
     def enqueue(self, job: Job, *args: Any) -> None: ...
 
+    def wait_idle(self, timeout: float = 30.0) -> None: ...
+
 
 class InlineJobs:
     """Runs each job at once in the caller's thread: for tests and one-off commands."""
@@ -28,6 +30,9 @@ class InlineJobs:
 
     def enqueue(self, job: Job, *args: Any) -> None:
         self._wrap(job)(*args)
+
+    def wait_idle(self, timeout: float = 30.0) -> None:
+        """Nothing to wait for: every job ran when it was queued."""
 
 
 class InProcessJobs:

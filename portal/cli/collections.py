@@ -8,7 +8,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from portal import db
+from portal import db, jobs
 from portal.db import utcnow
 from portal.services import dunning
 
@@ -30,10 +30,18 @@ def run_due(run_date: object, batch_size: int) -> None:
     Safe to run more than once a day: a second run does nothing more.
     """
     today: date = run_date.date() if hasattr(run_date, "date") else utcnow().date()
+    letters_to_file: list[tuple[int, str, str]] = []
     report = dunning.run_due(
         db.session,
         today=today,
         mailer=current_app.extensions["portal.mailer"],
+        file_letter=lambda *letter: letters_to_file.append(letter),
         batch_size=batch_size,
     )
     click.echo(f"{today.isoformat()}: {report.summary()}")
+    # The run has committed; the letters' PDFs are rendered as jobs, then kept on the cases.
+    queue = current_app.extensions["portal.jobs"]
+    for letter in letters_to_file:
+        queue.enqueue(jobs.file_letter, *letter)
+    queue.wait_idle(timeout=max(60.0, len(letters_to_file) * 2.0))
+    click.echo(f"{len(letters_to_file)} letter(s) filed as PDF")

@@ -27,7 +27,7 @@ however many cases there are; a batch that fails leaves the ones before it done.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -129,6 +129,10 @@ def step_message(
     return StepMessage(kind, subject, body)
 
 
+# Keeps a letter on its case as a PDF: (case id, letter key, ISO day), usually queued.
+FileLetter = Callable[[int, str, str], None]
+
+
 @dataclass
 class _Run:
     """One run's settings and findings, handed from batch to case."""
@@ -139,6 +143,7 @@ class _Run:
     mailer: Mailer
     report: RunReport
     rules: dict[str, list[LatePaymentRule]]
+    file_letter: FileLetter
 
 
 def run_due(
@@ -146,18 +151,23 @@ def run_due(
     *,
     today: date,
     mailer: Mailer,
+    file_letter: FileLetter,
     now: datetime | None = None,
     batch_size: int = BATCH_SIZE,
 ) -> RunReport:
     """Run the dunning for ``today`` over every tenant; commits batch by batch.
 
     ``now`` (default: the clock) is the moment the contact rules judge messages by,
-    quiet hours included.
+    quiet hours included. ``file_letter(case_id, key, day)`` is handed each letter to
+    keep on its case as a PDF: rendering runs at a few letters a second per core, so
+    the caller queues it for background workers rather than the run waiting on it.
     """
     report = RunReport()
     # The run is the agency's own job over every tenant's cases.
     with unscoped(session):
-        run = _Run(session, today, now or utcnow(), mailer, report, rules={})
+        run = _Run(
+            session, today, now or utcnow(), mailer, report, rules={}, file_letter=file_letter
+        )
         last_id = 0
         while ids := _next_ids(session, last_id, today, batch_size):
             _run_batch(run, ids)
@@ -296,7 +306,7 @@ def _send(run: _Run, case: Case, message: StepMessage) -> None:
     else:
         run.report.letters += 1
     if message.letter is not None:
-        letters.store_pdf(run.session, case, message.letter, today=run.today)
+        run.file_letter(case.id, message.letter.key, run.today.isoformat())
     log_activity(
         run.session, case, message.kind, message.subject, body=message.body, recipient=recipient
     )

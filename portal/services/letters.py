@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from portal.adapters.storage import Storage
 from portal.config import Settings
 from portal.models import Case, Document, DocumentKind, LetterTemplate
-from portal.services import documents, payment_links
+from portal.services import documents, ledger, payment_links
 from portal.services.ledger import Balance
 from portal.services.money import format_money
 
@@ -422,13 +422,26 @@ def store_pdf(session: Session, case: Case, letter: Letter, *, today: date) -> D
         session,
         settings.storage,
         case,
-        filename=f"{letter.key}-{case.agency_reference}-{today.isoformat()}.pdf",
+        filename=_pdf_name(letter.key, case, today),
         stream=io.BytesIO(data),
         kind=DocumentKind.CORRESPONDENCE.value,
         shareable_with_debtor=False,
         uploaded_by_id=None,
         max_bytes=settings.max_document_bytes,
     )
+
+
+def file_letter(session: Session, case: Case, key: str, day: date) -> Document | None:
+    """Keep the ``key`` letter of ``day`` on the case as a PDF, once (repeats do nothing)."""
+    filename = _pdf_name(key, case, day)
+    if any(document.filename == filename for document in case.documents):
+        return None
+    letter = compose(session, case, key, ledger.balance(session, case), today=day)
+    return store_pdf(session, case, letter, today=day)
+
+
+def _pdf_name(key: str, case: Case, day: date) -> str:
+    return f"{key}-{case.agency_reference}-{day.isoformat()}.pdf"
 
 
 def key_for_step(sends: str, stage: str) -> str:

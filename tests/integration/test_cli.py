@@ -159,7 +159,8 @@ def test_demo_load_runs_once_and_prints_logins(cli, session: Session) -> None:
     assert count(session, User) == 8
 
 
-def test_db_upgrade_is_repeatable(cli) -> None:
-    result = cli("db", "upgrade")
+def test_db_upgrade_is_repeatable(app: Flask) -> None:
+    # Outside the test transaction: on SQLite that transaction holds the write lock.
+    result = app.test_cli_runner().invoke(args=["db", "upgrade"])
     assert result.exit_code == 0, result.output
     assert "database at head" in result.output

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from portal import jobs
 from portal.adapters.mail import OutboxMailer
 from portal.models import (
     Activity,
@@ -44,7 +45,12 @@ def run(session: Session, day: date, batch_size: int = 500, hour: int = 10) -> d
     """The run for ``day`` at ``hour`` o'clock UTC (inside the default contact hours)."""
     now = datetime.combine(day, time(hour), tzinfo=UTC)
     return dunning.run_due(
-        session, today=day, mailer=OutboxMailer(), now=now, batch_size=batch_size
+        session,
+        today=day,
+        mailer=OutboxMailer(),
+        file_letter=jobs.file_letter,  # filed at once, as the inline job queue would
+        now=now,
+        batch_size=batch_size,
     )
 
 
@@ -341,3 +347,24 @@ def test_the_command(app: Flask, session: Session, acme: Tenant) -> None:
     assert "0 case(s) looked at" in again.output
     bad = runner.invoke(args=["collections", "run-due", "--date", "March"])
     assert bad.exit_code != 0
+
+
+def test_the_command_files_the_letters_after_the_run(app, session: Session) -> None:
+    """``collections run-due`` commits the run, then has each letter's PDF filed as a job."""
+    with unscoped(session):
+        tenant = make_tenant(session, "cli-letters")
+        case_id = place(session, tenant)
+        session.commit()
+    result = app.test_cli_runner().invoke(
+        args=["collections", "run-due", "--date", (PLACED + timedelta(days=1)).isoformat()]
+    )
+    assert result.exit_code == 0, result.output
+    assert "1 letter(s) filed as PDF" in result.output
+    with unscoped(session):
+        session.expire_all()
+        documents = session.get(Case, case_id).documents
+        assert [d.content_type for d in documents] == ["application/pdf"]
+    again = app.test_cli_runner().invoke(
+        args=["collections", "run-due", "--date", (PLACED + timedelta(days=1)).isoformat()]
+    )
+    assert "0 letter(s) filed as PDF" in again.output

@@ -15,6 +15,7 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from portal import jobs
 from portal.adapters.letter_rendering import JinjaLetterRenderer
 from portal.adapters.mail import OutboxMailer, mailer_from_url
 from portal.models import (
@@ -246,7 +247,13 @@ def test_the_letter_is_a_real_pdf(session: Session, acme: Tenant, configured: No
 
 def run(session: Session, day: date, mailer: object | None = None) -> dunning.RunReport:
     now = datetime.combine(day, time(10), tzinfo=UTC)
-    return dunning.run_due(session, today=day, mailer=mailer or OutboxMailer(), now=now)  # type: ignore[arg-type]
+    return dunning.run_due(
+        session,
+        today=day,
+        mailer=mailer or OutboxMailer(),  # type: ignore[arg-type]
+        file_letter=jobs.file_letter,  # filed at once, as the inline job queue would
+        now=now,
+    )
 
 
 def correspondence(session: Session, case_id: int) -> list[Document]:
