@@ -36,6 +36,7 @@ from portal.services import (
 from portal.services.documents import DocumentRefused
 from portal.services.money import AmountError, parse_amount
 from portal.web.access import load_or_404
+from portal.web.letters import confirm_settlement_by_letter
 
 Page = BaseResponse | tuple[str, int]
 
@@ -448,10 +449,13 @@ def propose_settlement(case_id: int) -> Page:
     except (AmountError, settlements.SettlementError) as error:
         return _refused(case, "settlement", form, form.amount, error)
     within = settlement.status is SettlementStatus.PROPOSED
-    return _done(
+    page = _done(
         case,
         "Settlement proposed: within our authority, the debtor may pay it."
         if within
         else "Settlement below our authority: the creditor is asked to approve it.",
         "settlements",
     )
+    if within:
+        confirm_settlement_by_letter(case.id)
+    return page

@@ -24,6 +24,7 @@ from portal.models import Case, Dispute, Party, Settlement, SettlementStatus
 from portal.services import disputes, settlements
 from portal.services.documents import DocumentRefused
 from portal.web.access import load_or_404
+from portal.web.letters import confirm_settlement_by_letter
 
 Page = BaseResponse | tuple[str, int]
 
@@ -90,6 +91,8 @@ def decide_settlement(case_id: int, settlement_id: int) -> Page:
     except settlements.SettlementError as error:
         return _refused(case, "decision", form, error)
     db.session.commit()
+    if decision == "approve":
+        confirm_settlement_by_letter(case_id)
     flash(
         "Settlement approved: the debtor may pay it."
         if decision == "approve"

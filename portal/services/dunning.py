@@ -41,6 +41,7 @@ from portal.db import utcnow
 from portal.models import (
     ActivityKind,
     Case,
+    DebtorKind,
     EntryKind,
     LatePaymentRule,
     LedgerEntry,
@@ -316,7 +317,7 @@ def _interest_entries(
     case: Case, today: date, rules: list[LatePaymentRule]
 ) -> list[dict[str, Any]]:
     now = utcnow()
-    rows = []
+    rows = _compensation_entries(case, today, rules, now)
     for invoice in case.invoices:
         start = max(invoice.due_date, case.interest_posted_until or invoice.due_date)
         amount = interest.statutory_interest(
@@ -343,6 +344,34 @@ def _interest_entries(
             }
         )
     return rows
+
+
+def _compensation_entries(
+    case: Case, today: date, rules: list[LatePaymentRule], now: datetime
+) -> list[dict[str, Any]]:
+    """The fixed compensation each late invoice of a business debtor carries, once.
+
+    It is claimed the first time the run posts anything on the case (nothing posted
+    yet), and its event key makes a second claim impossible.
+    """
+    if case.interest_posted_until is not None or case.debtor.kind is not DebtorKind.BUSINESS:
+        return []
+    return [
+        {
+            "tenant_id": case.tenant_id,
+            "case_id": case.id,
+            "invoice_id": invoice.id,
+            "kind": EntryKind.FEE,
+            "amount_minor": amount,
+            "currency": case.currency,
+            "value_date": today,
+            "description": f"Fixed compensation for late payment of {invoice.number}"[:300],
+            "event_key": f"compensation:{invoice.id}",
+            "created_at": now,
+        }
+        for invoice in case.invoices
+        if invoice.due_date < today and (amount := interest.compensation(rules, invoice.due_date))
+    ]
 
 
 def _mark_broken_promises(session: Session, today: date, report: RunReport) -> None:

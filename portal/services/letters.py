@@ -32,7 +32,14 @@ from sqlalchemy.orm import Session
 
 from portal.adapters.storage import Storage
 from portal.config import Settings
-from portal.models import Case, Document, DocumentKind, LetterTemplate
+from portal.models import (
+    Case,
+    Document,
+    DocumentKind,
+    LetterTemplate,
+    Settlement,
+    SettlementStatus,
+)
 from portal.services import documents, ledger, payment_links
 from portal.services.ledger import Balance
 from portal.services.money import format_money
@@ -436,8 +443,31 @@ def file_letter(session: Session, case: Case, key: str, day: date) -> Document |
     filename = _pdf_name(key, case, day)
     if any(document.filename == filename for document in case.documents):
         return None
-    letter = compose(session, case, key, ledger.balance(session, case), today=day)
+    balance = ledger.balance(session, case)
+    extra = _extra_for(session, case, key, day)
+    letter = compose(session, case, key, balance, today=day, extra=extra)
     return store_pdf(session, case, letter, today=day)
+
+
+SETTLEMENT_PAY_DAYS = 14
+
+
+def _extra_for(session: Session, case: Case, key: str, day: date) -> dict[str, Any]:
+    """What a letter says beyond the case itself: the settlement it confirms."""
+    if key != "settlement_confirmation":
+        return {}
+    latest = session.scalar(
+        select(Settlement)
+        .where(
+            Settlement.case_id == case.id,
+            Settlement.status.in_((SettlementStatus.PROPOSED, SettlementStatus.ACCEPTED)),
+        )
+        .order_by(Settlement.id.desc())
+    )
+    if latest is None:
+        return {}
+    pay_by = day + timedelta(days=SETTLEMENT_PAY_DAYS)
+    return {"settlement": {"amount_minor": latest.amount_minor, "pay_by": pay_by}}
 
 
 def _pdf_name(key: str, case: Case, day: date) -> str:

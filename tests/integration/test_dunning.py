@@ -16,6 +16,7 @@ from portal.models import (
     ActivityKind,
     AuditEntry,
     Case,
+    DebtorKind,
     EntryKind,
     HoldReason,
     LedgerEntry,
@@ -368,3 +369,23 @@ def test_the_command_files_the_letters_after_the_run(app, session: Session) -> N
         args=["collections", "run-due", "--date", (PLACED + timedelta(days=1)).isoformat()]
     )
     assert "0 letter(s) filed as PDF" in again.output
+
+
+def test_fixed_compensation_is_claimed_once_per_invoice_of_a_business(
+    session: Session, acme: Tenant
+) -> None:
+    with unscoped(session):
+        business = place(session, acme, amounts=(10_000, 90_000))
+        person = place(
+            session, acme, debtor=DebtorDetails(kind=DebtorKind.PERSON, name="Erika Muster")
+        )
+        session.commit()
+    for day in (PLACED, date(2026, 3, 10), date(2026, 4, 20)):
+        run(session, day)
+    with unscoped(session):
+        fees = session.scalars(
+            select(LedgerEntry).where(LedgerEntry.kind == EntryKind.FEE).order_by(LedgerEntry.id)
+        ).all()
+    assert [(fee.case_id, fee.amount_minor) for fee in fees] == [(business, 4_000)] * 2
+    assert {fee.event_key for fee in fees} == {f"compensation:{fee.invoice_id}" for fee in fees}
+    assert person not in {fee.case_id for fee in fees}
