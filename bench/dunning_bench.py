@@ -1,6 +1,7 @@
 """How fast the daily dunning run gets through many cases, and how much memory it takes.
 
     .venv/bin/python bench/dunning_bench.py [--cases 20000] [--batch-size 500]
+        [--databases sqlite,postgresql]
 
 Places ``--cases`` cases (one or two invoices each) with the bulk placement the imports
 use, then runs ``flask collections run-due``'s service twice on the same day: the first
@@ -182,15 +183,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=20_000)
     parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    databases = set(args.databases.split(","))
     if args.worker:
         print(json.dumps(measure(args.worker, args.cases, args.batch_size)))
         return
-    with tempfile.TemporaryDirectory() as scratch:
-        url = f"sqlite:///{Path(scratch) / 'bench.db'}"
-        show("SQLite", args.cases, worker(url, args.cases, args.batch_size))
-    if (found := postgres_database()) is not None:
+    if "sqlite" in databases:
+        with tempfile.TemporaryDirectory() as scratch:
+            url = f"sqlite:///{Path(scratch) / 'bench.db'}"
+            show("SQLite", args.cases, worker(url, args.cases, args.batch_size))
+    if "postgresql" in databases and (found := postgres_database()) is not None:
         name, url = found
         try:
             show("PostgreSQL", args.cases, worker(url, args.cases, args.batch_size))

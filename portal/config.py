@@ -18,7 +18,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Refused in production (see Settings.problems).
 DEFAULT_SECRET_KEY = "local-development-only-secret-key"  # noqa: S105  # nosec B105
 ENVIRONMENTS = ("development", "testing", "production")
-PAYMENT_PROVIDERS = ("simulated",)
+PAYMENT_PROVIDERS = ("simulated", "stripe")
 JOBS_BACKENDS = ("thread", "inline")
 
 
@@ -54,6 +54,10 @@ class Settings:
     jobs_backend: str
     # Where debtors open their payment links; letters print it (the run has no request).
     public_base_url: str = "http://127.0.0.1:5000"
+    stripe_secret_key: str | None = None
+    stripe_webhook_secret: str | None = None
+    # Another address for Stripe's API (a local stand-in in tests); unset: Stripe itself.
+    stripe_api_base: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], instance_path: Path) -> Settings:
@@ -75,6 +79,9 @@ class Settings:
             max_document_bytes=_int(environ.get("MAX_DOCUMENT_BYTES"), 25 * 1024 * 1024),
             jobs_backend=environ.get("JOBS_BACKEND", "thread"),
             public_base_url=environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
+            stripe_secret_key=environ.get("STRIPE_SECRET_KEY") or None,
+            stripe_webhook_secret=environ.get("STRIPE_WEBHOOK_SECRET") or None,
+            stripe_api_base=environ.get("STRIPE_API_BASE") or None,
         )
 
     @property
@@ -92,6 +99,10 @@ class Settings:
             found.append("MAX_DOCUMENT_BYTES must be positive")
         if self.payments_provider not in PAYMENT_PROVIDERS:
             found.append(f"PAYMENTS_PROVIDER {self.payments_provider!r} is not available")
+        if self.payments_provider == "stripe" and not (
+            self.stripe_secret_key and self.stripe_webhook_secret
+        ):
+            found.append("Stripe payments need STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET")
         if not self.is_production:
             return found
         if self.secret_key == DEFAULT_SECRET_KEY or len(self.secret_key) < 32:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -29,10 +28,10 @@ from portal.debtor import bp as debtor
 from portal.extensions import csrf, htmx, limiter, login_manager
 from portal.models import User
 from portal.services import letters, payment_links
-from portal.services.money import format_money
 from portal.services.placement import warning_sign_label
 from portal.services.users import may_sign_in
 from portal.web.access import apply_tenant_scope
+from portal.web.i18n import register_i18n
 from tenants.scoping import TenantIsolationError
 
 # htmx needs no inline script or eval when its indicator styles are off (see base.html).
@@ -115,15 +114,8 @@ def register_blueprints(app: Flask) -> None:
         return {"status": "ok"}
 
 
-def _format_date(value: date | datetime | None) -> str:
-    if value is None:
-        return "—"
-    return value.strftime("%d %b %Y %H:%M" if isinstance(value, datetime) else "%d %b %Y")
-
-
 def register_templates(app: Flask) -> None:
-    app.jinja_env.filters["money"] = format_money
-    app.jinja_env.filters["day"] = _format_date
+    register_i18n(app)
     app.jinja_env.filters["warning_sign"] = warning_sign_label
 
     @app.template_global()

@@ -56,6 +56,14 @@ class Tenant(Base):
     plan_frequencies: Mapped[list[str]] = mapped_column(
         JSON, default=lambda: ["weekly", "fortnightly", "monthly"]
     )
+    # After this many missed instalments in a row the plan is broken.
+    plan_max_misses: Mapped[int] = mapped_column(Integer, default=2)
+    # A failed instalment is charged again this many days after its due date.
+    plan_retry_days: Mapped[list[int]] = mapped_column(JSON, default=lambda: [3, 7])
+    # The order in which a payment pays off the parts of a claim.
+    allocation_order: Mapped[list[str]] = mapped_column(
+        JSON, default=lambda: ["fees", "interest", "principal"]
+    )
     dunning_cadence: Mapped[list[dict[str, Any]]] = mapped_column(
         JSON, default=lambda: [dict(step) for step in DEFAULT_DUNNING_CADENCE]
     )

@@ -1,15 +1,12 @@
 from __future__ import annotations
 
-from flask import abort
-
 from portal import db
-from portal.db import utcnow
 from portal.debtor import bp
+from portal.debtor.access import case_for_token
 from portal.extensions import limiter
 from portal.models import DocumentStatus, EntryKind
-from portal.services import ledger, payment_links
+from portal.services import ledger
 from portal.web.rendering import render_page
-from tenants.scoping import TenantScope, set_scope, unscoped
 
 
 @bp.get("/")
@@ -21,12 +18,7 @@ def start() -> str:
 @limiter.limit("30 per minute")
 def case(token: str) -> str:
     """What the debtor owes and why, opened from the link in a letter or e-mail."""
-    # The link names the case, and so the tenant; until then the debtor has none.
-    with unscoped(db.session):
-        found = payment_links.find_case(db.session, token, utcnow())
-    if found is None:
-        abort(404)
-    set_scope(db.session, TenantScope.only(found.tenant_id))
+    found = case_for_token(token)
     return render_page(
         "debtor/case.html",
         case=found,

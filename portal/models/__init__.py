@@ -23,6 +23,19 @@ from portal.models.interest import LatePaymentRule
 from portal.models.ledger import EntryKind, LedgerEntry
 from portal.models.message import CaseMessage
 from portal.models.outbox import OutboxMessage
+from portal.models.payment import (
+    Checkout,
+    CheckoutPurpose,
+    CheckoutStatus,
+    ClaimPart,
+    Frequency,
+    Instalment,
+    InstalmentStatus,
+    PaymentAllocation,
+    PaymentPlan,
+    PlanStatus,
+    ProviderEvent,
+)
 from portal.models.user import CREDITOR_ROLES, STAFF_ROLES, Role, StaffTenantAccess, User
 from tenants.models import Tenant, TenantStatus
 
@@ -36,6 +49,10 @@ __all__ = [
     "AuditEntry",
     "Case",
     "CaseMessage",
+    "Checkout",
+    "CheckoutPurpose",
+    "CheckoutStatus",
+    "ClaimPart",
     "Closure",
     "Debtor",
     "DebtorContact",
@@ -47,19 +64,26 @@ __all__ = [
     "DocumentKind",
     "DocumentStatus",
     "EntryKind",
+    "Frequency",
     "HoldReason",
     "IdempotentResponse",
     "ImportBatch",
     "ImportRowError",
     "ImportStatus",
+    "Instalment",
+    "InstalmentStatus",
     "Invoice",
     "LatePaymentRule",
     "LedgerEntry",
     "LetterTemplate",
     "OutboxMessage",
     "Party",
+    "PaymentAllocation",
+    "PaymentPlan",
+    "PlanStatus",
     "PromiseStatus",
     "PromiseToPay",
+    "ProviderEvent",
     "Role",
     "Settlement",
     "SettlementStatus",

@@ -2,7 +2,8 @@
 
 Amounts are signed integers in the currency's minor units: what the debtor owes more
 (principal, interest, fees) is positive, what reduces it (payments) is negative, and
-adjustments are either. Nothing is ever updated; a mistake is reversed by a new entry.
+adjustments are either, reversals (refunds, chargebacks) positive. Nothing is ever
+updated; a mistake is reversed by a new entry.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from tenants.scoping import TenantOwned
 
 if TYPE_CHECKING:
     from portal.models.case import Case
+    from portal.models.payment import PaymentAllocation
 
 
 class EntryKind(enum.StrEnum):
@@ -29,6 +31,8 @@ class EntryKind(enum.StrEnum):
     FEE = "fee"
     PAYMENT = "payment"
     ADJUSTMENT = "adjustment"
+    # Money given back (a refund or a chargeback): positive, it undoes part of a payment.
+    REVERSAL = "reversal"
 
 
 class LedgerEntry(AppendOnly, TenantOwned, Base):
@@ -46,9 +50,12 @@ class LedgerEntry(AppendOnly, TenantOwned, Base):
     # A provider event id or idempotency key: the same money event is booked once.
     event_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # On reversals: the payment it undoes.
+    reverses_entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"))
     # On payments: the commission the agency earned on it, at the rate then in force.
     commission_bp: Mapped[int | None] = mapped_column(Integer)
     commission_minor: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     case: Mapped[Case] = relationship(back_populates="ledger_entries")
+    allocations: Mapped[list[PaymentAllocation]] = relationship(viewonly=True)

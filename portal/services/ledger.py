@@ -20,6 +20,7 @@ SIGN_RULES = {
     EntryKind.INTEREST: 1,
     EntryKind.FEE: 1,
     EntryKind.PAYMENT: -1,
+    EntryKind.REVERSAL: 1,
 }
 
 
@@ -35,7 +36,7 @@ class Balance:
     principal: int = 0
     interest: int = 0
     fees: int = 0
-    paid: int = 0
+    paid: int = 0  # payments less what was given back (refunds, chargebacks)
     adjustments: int = 0
 
     @property
@@ -60,6 +61,7 @@ def book(
     created_by_id: int | None = None,
     commission_bp: int | None = None,
     commission_minor: int | None = None,
+    reverses_entry_id: int | None = None,
 ) -> LedgerEntry:
     """Append one entry. With an ``event_key`` the same money event is booked only once:
     a repeat returns the entry already booked."""
@@ -81,6 +83,7 @@ def book(
         created_by_id=created_by_id,
         commission_bp=commission_bp,
         commission_minor=commission_minor,
+        reverses_entry_id=reverses_entry_id,
     )
     try:
         with session.begin_nested():
@@ -123,13 +126,16 @@ def balances(session: Session, cases: Iterable[Case]) -> dict[int, Balance]:
             _sum_of(EntryKind.FEE),
             _sum_of(EntryKind.PAYMENT),
             _sum_of(EntryKind.ADJUSTMENT),
+            _sum_of(EntryKind.REVERSAL),
         )
         .where(LedgerEntry.case_id.in_(by_id))
         .group_by(LedgerEntry.case_id)
     )
     found = {
-        case_id: Balance(by_id[case_id].currency, int(p), int(i), int(f), -int(pay), int(adj))
-        for case_id, p, i, f, pay, adj in session.execute(statement)
+        case_id: Balance(
+            by_id[case_id].currency, int(p), int(i), int(f), -int(pay) - int(rev), int(adj)
+        )
+        for case_id, p, i, f, pay, adj, rev in session.execute(statement)
     }
     return {case_id: found.get(case_id, Balance(case.currency)) for case_id, case in by_id.items()}
 

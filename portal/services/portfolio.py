@@ -36,7 +36,7 @@ def totals_by_currency(session: Session) -> list[CurrencyTotals]:
         CurrencyTotals(
             currency=currency,
             placed=by_kind.get(EntryKind.PRINCIPAL, 0),
-            collected=-by_kind.get(EntryKind.PAYMENT, 0),
+            collected=-by_kind.get(EntryKind.PAYMENT, 0) - by_kind.get(EntryKind.REVERSAL, 0),
             outstanding=sum(by_kind.values()),
         )
         for currency, by_kind in sums.items()

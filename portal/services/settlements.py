@@ -126,10 +126,11 @@ def decide(
 
 
 def paid_since(session: Session, settlement: Settlement) -> int:
-    """Payments booked on the case since the settlement was made (positive minor units)."""
+    """Payments booked on the case since the settlement was made, less reversals (positive
+    minor units)."""
     statement = select(func.coalesce(func.sum(LedgerEntry.amount_minor), 0)).where(
         LedgerEntry.case_id == settlement.case_id,
-        LedgerEntry.kind == EntryKind.PAYMENT,
+        LedgerEntry.kind.in_((EntryKind.PAYMENT, EntryKind.REVERSAL)),
         LedgerEntry.created_at >= settlement.created_at,
     )
     return -int(session.scalar(statement) or 0)

@@ -1,39 +1,63 @@
 import pytest
 
-from portal.adapters.payments import CheckoutNotFound, CheckoutRequest, SimulatedPayments
+from portal.adapters.payments import (
+    SIMULATED_FAILING_CARD,
+    ChargeRequest,
+    CheckoutRequest,
+    EventKind,
+    EventRejected,
+    SimulatedOutcome,
+    SimulatedPayments,
+)
 
 
-def request(amount: int = 12_345) -> CheckoutRequest:
-    return CheckoutRequest("26-ABCD-EFGH", amount, "EUR", "https://portal/ok", "https://portal/no")
+def checkout(amount: int = 12_345) -> CheckoutRequest:
+    return CheckoutRequest(amount, "EUR", "Claim 26-ABCD", "https://portal/ok", "https://portal/no")
 
 
-def test_simulated_checkout_pays_once() -> None:
+def charge(key: str, card: str = "sim_pm_card") -> ChargeRequest:
+    return ChargeRequest(5_000, "EUR", "sim_cus_1", card, key, "Instalment 2 of 6")
+
+
+def test_a_checkout_opens_the_local_confirmation_page() -> None:
+    started = SimulatedPayments().start_checkout(checkout())
+    assert started.provider_ref.startswith("sim_cs_")
+    assert started.redirect_url == f"/pay/checkout/{started.provider_ref}"
+
+
+@pytest.mark.parametrize("amount", [0, -1])
+def test_a_checkout_needs_a_positive_amount(amount: int) -> None:
+    with pytest.raises(ValueError, match="positive"):
+        SimulatedPayments().start_checkout(checkout(amount))
+
+
+def test_a_paid_checkout_gives_the_event_a_webhook_would_bring() -> None:
     provider = SimulatedPayments()
-    checkout = provider.start_checkout(request())
-    assert checkout.redirect_url == f"https://portal/ok?checkout={checkout.provider_id}"
-    event = provider.confirm(checkout.provider_id)
-    assert (event.amount_minor, event.currency, event.checkout_id) == (
-        12_345,
-        "EUR",
-        checkout.provider_id,
+    event = provider.checkout_event("sim_cs_abc", 12_345, "EUR", SimulatedOutcome.PAY)
+    assert event is not None
+    assert event.kind is EventKind.CHECKOUT_COMPLETED
+    assert (event.checkout_ref, event.amount_minor, event.currency) == ("sim_cs_abc", 12_345, "EUR")
+    assert event.event_id == "sim_evt_abc" and event.payment_ref == "sim_pi_abc"
+
+
+def test_a_declined_card_sends_no_event() -> None:
+    assert (
+        SimulatedPayments().checkout_event("sim_cs_x", 100, "EUR", SimulatedOutcome.DECLINE) is None
     )
-    with pytest.raises(CheckoutNotFound):
-        provider.confirm(checkout.provider_id)
 
 
-def test_each_checkout_gets_its_own_event_id() -> None:
+def test_off_session_charges_are_idempotent_by_key_and_can_be_made_to_fail() -> None:
     provider = SimulatedPayments()
-    first = provider.confirm(provider.start_checkout(request()).provider_id)
-    second = provider.confirm(provider.start_checkout(request()).provider_id)
-    assert first.event_id != second.event_id
+    first, again = (
+        provider.charge_saved_card(charge("k1")),
+        provider.charge_saved_card(charge("k1")),
+    )
+    assert first == again and first.succeeded
+    assert provider.charge_saved_card(charge("k2")).payment_ref != first.payment_ref
+    failed = provider.charge_saved_card(charge("k3", SIMULATED_FAILING_CARD))
+    assert not failed.succeeded and failed.failure
 
 
-@pytest.mark.parametrize("amount", [0, -100])
-def test_checkout_needs_a_positive_amount(amount: int) -> None:
-    with pytest.raises(ValueError, match="positive amount"):
-        SimulatedPayments().start_checkout(request(amount))
-
-
-def test_unknown_checkout_is_refused() -> None:
-    with pytest.raises(CheckoutNotFound):
-        SimulatedPayments().confirm("sim_cs_forged")
+def test_the_simulated_provider_accepts_no_webhooks() -> None:
+    with pytest.raises(EventRejected):
+        SimulatedPayments().parse_event(b"{}", "t=1,v1=00")
