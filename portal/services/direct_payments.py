@@ -1,7 +1,7 @@
 """Payments the debtor made straight to the creditor, reported by the creditor.
 
 They reduce the balance like any payment, and the agency still earns its commission on
-them (the mandate covers the claim, whoever the debtor pays), at the rate in force today.
+them (the mandate covers the claim, whoever the debtor pays), at the rate in force on the day paid.
 """
 
 from __future__ import annotations
@@ -10,10 +10,9 @@ from datetime import date
 
 from sqlalchemy.orm import Session
 
-from portal.models import ActivityKind, Case, EntryKind, LedgerEntry, Stage
-from portal.services import audit, commission, ledger, promises, settlements
+from portal.models import Case, LedgerEntry, Stage
+from portal.services import ledger, payments
 from portal.services.money import format_money
-from portal.services.timeline import log_activity
 
 
 class PaymentReportError(ValueError):
@@ -47,33 +46,10 @@ def report(
         raise PaymentReportError(
             f"More than the {format_money(owed.outstanding, case.currency)} outstanding."
         )
-    oldest_due = min((invoice.due_date for invoice in case.invoices), default=today)
-    rate = commission.rate_for(
-        case.tenant, case.stage.family, owed.principal, (today - oldest_due).days
-    )
-    entry = ledger.book(
-        session,
-        case,
-        EntryKind.PAYMENT,
-        -amount_minor,
-        value_date=paid_on,
-        description="Direct payment to the creditor"
-        + (f": {note.strip()}" if note.strip() else ""),
-        event_key=event_key,
-        created_by_id=actor_id,
-        commission_bp=rate.rate_bp,
-        commission_minor=commission.commission_on(amount_minor, rate.rate_bp),
-    )
-    log_activity(
-        session,
-        case,
-        ActivityKind.PAYMENT,
-        f"Creditor reported a direct payment of {format_money(amount_minor, case.currency)}",
-        actor_id=actor_id,
-        body=note.strip() or None,
-    )
-    audit.record(session, "payment.direct_reported", actor_id=actor_id,
-                 tenant_id=case.tenant_id, subject=entry, amount_minor=amount_minor)  # fmt: skip
-    promises.settle_promises(session, case, today)
-    settlements.settle_if_paid(session, case)
-    return entry
+    described = "Direct payment to the creditor" + (f": {note.strip()}" if note.strip() else "")
+    return payments.record_payment(
+        session, case, amount_minor=amount_minor, event_key=event_key, paid_on=paid_on,
+        description=described, actor_id=actor_id,
+        summary="Creditor reported a direct payment of "
+        + format_money(amount_minor, case.currency),
+    ).entry  # fmt: skip

@@ -50,6 +50,7 @@ def pdf_support() -> None:
 
 @pytest.fixture
 def configured(app: Flask) -> Iterator[None]:
+    previous = letters.configured()  # the app's own, put back for the tests that follow
     letters.configure(
         letters.LetterSettings(
             renderer=JinjaLetterRenderer(),
@@ -60,7 +61,7 @@ def configured(app: Flask) -> Iterator[None]:
         )
     )
     yield
-    letters.configure(None)
+    letters.configure(previous)
 
 
 @pytest.fixture

@@ -1,0 +1,215 @@
+"""Booking money the debtor paid, and giving it back.
+
+Every payment, whoever took it (the card provider, the creditor reporting a direct
+payment, a collector), goes through ``record_payment``: under a lock on the case it is
+booked once per ``event_key``, split over fees, interest and principal in the tenant's
+order, charged with the commission in force, and then does what a payment does to a
+case: keeps promises, pays a settlement, closes the case as paid when nothing is left.
+``reverse_payment`` undoes part or all of a payment (a refund, a chargeback) the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from portal.models import (
+    ActivityKind,
+    Case,
+    ClaimPart,
+    Closure,
+    EntryKind,
+    LedgerEntry,
+    PaymentAllocation,
+    Stage,
+)
+from portal.services import allocation, audit, commission, ledger, promises, settlements, stages
+from portal.services.money import format_money
+from portal.services.timeline import log_activity
+
+# Which ledger entries make up each part of the claim (adjustments change the principal).
+PART_KINDS = {
+    ClaimPart.FEES: (EntryKind.FEE,),
+    ClaimPart.INTEREST: (EntryKind.INTEREST,),
+    ClaimPart.PRINCIPAL: (EntryKind.PRINCIPAL, EntryKind.ADJUSTMENT),
+}
+# A payment taken back makes the case urgent again.
+REVERSAL_PRIORITY = 30
+
+
+@dataclass(frozen=True)
+class RecordedPayment:
+    entry: LedgerEntry
+    new: bool  # False when this event had been booked before (nothing changed now)
+
+
+def owed_by_part(session: Session, case: Case) -> dict[ClaimPart, int]:
+    """What each part of the claim still owes: claimed less what payments paid on it."""
+    claimed = dict(
+        session.execute(
+            select(LedgerEntry.kind, func.sum(LedgerEntry.amount_minor))
+            .where(LedgerEntry.case_id == case.id)
+            .group_by(LedgerEntry.kind)
+        )
+        .tuples()
+        .all()
+    )
+    paid = dict(
+        session.execute(
+            select(PaymentAllocation.part, func.sum(PaymentAllocation.amount_minor))
+            .where(PaymentAllocation.case_id == case.id)
+            .group_by(PaymentAllocation.part)
+        )
+        .tuples()
+        .all()
+    )
+    return {
+        part: sum(int(claimed.get(kind, 0)) for kind in kinds) - int(paid.get(part, 0))
+        for part, kinds in PART_KINDS.items()
+    }
+
+
+def commission_rate(case: Case, principal_minor: int, today: date) -> commission.CommissionRate:
+    """The rate in force today: by the stage family the case is in (or was in before a
+    hold), the claim's size and the age of its oldest invoice."""
+    stage = case.stage_before_hold if case.stage is Stage.ON_HOLD else case.stage
+    family = (stage or Stage.PLACED).family
+    oldest_due = min((invoice.due_date for invoice in case.invoices), default=today)
+    return commission.rate_for(case.tenant, family, principal_minor, (today - oldest_due).days)
+
+
+def record_payment(
+    session: Session,
+    case: Case,
+    *,
+    amount_minor: int,
+    event_key: str,
+    paid_on: date,
+    description: str,
+    actor_id: int | None = None,
+    summary: str | None = None,
+) -> RecordedPayment:
+    """Book a payment once per ``event_key`` and apply its effects on the case; the
+    timeline says ``summary`` (by default: payment received, and how much)."""
+    if amount_minor <= 0:
+        raise ledger.LedgerError("A payment must be more than zero.")
+    ledger.lock_case(session, case)
+    if (already := ledger.find_event(session, event_key)) is not None:
+        return RecordedPayment(already, new=False)
+    owed = ledger.balance(session, case)
+    rate = commission_rate(case, owed.principal, paid_on)
+    entry = ledger.book(
+        session, case, EntryKind.PAYMENT, -amount_minor,
+        value_date=paid_on, description=description[:300], event_key=event_key,
+        created_by_id=actor_id, commission_bp=rate.rate_bp,
+        commission_minor=commission.commission_on(amount_minor, rate.rate_bp),
+    )  # fmt: skip
+    order = allocation.order_of(case.tenant.allocation_order)
+    shares = allocation.allocate(amount_minor, owed_by_part(session, case), order)
+    _add_allocations(session, case, entry, shares)
+    log_activity(
+        session, case, ActivityKind.PAYMENT,
+        summary or f"Payment received: {format_money(amount_minor, case.currency)}",
+        actor_id=actor_id, body=description, ledger_entry_id=entry.id,
+    )  # fmt: skip
+    audit.record(session, "payment.recorded", actor_id=actor_id, tenant_id=case.tenant_id,
+                 subject=entry, amount_minor=amount_minor, event_key=event_key)  # fmt: skip
+    _apply_to_case(session, case, paid_on)
+    return RecordedPayment(entry, new=True)
+
+
+def _add_allocations(
+    session: Session, case: Case, entry: LedgerEntry, shares: dict[ClaimPart, int]
+) -> None:
+    session.add_all(
+        PaymentAllocation(
+            tenant_id=case.tenant_id,
+            ledger_entry_id=entry.id,
+            case_id=case.id,
+            part=part,
+            amount_minor=amount,
+        )
+        for part, amount in shares.items()
+    )
+    session.flush()
+
+
+def _apply_to_case(session: Session, case: Case, today: date) -> None:
+    promises.settle_promises(session, case, today)
+    if settlements.settle_if_paid(session, case) is not None or case.stage is Stage.CLOSED:
+        return
+    if ledger.balance(session, case).outstanding <= 0:
+        stages.close(session, case, Closure.PAID, actor_id=None, why="Paid in full")
+
+
+def reverse_payment(
+    session: Session,
+    case: Case,
+    *,
+    payment_event_key: str,
+    amount_minor: int,
+    event_key: str,
+    why: str,
+    today: date,
+) -> LedgerEntry | None:
+    """Give back up to ``amount_minor`` of the payment booked as ``payment_event_key``.
+
+    Booked once per ``event_key``; never more than what is left of the payment. Returns
+    None when there is no such payment or nothing of it is left to reverse.
+    """
+    ledger.lock_case(session, case)
+    if (already := ledger.find_event(session, event_key)) is not None:
+        return already
+    payment = ledger.find_event(session, payment_event_key)
+    if payment is None or payment.kind is not EntryKind.PAYMENT:
+        return None
+    left = _left_of(session, payment)
+    amount = min(amount_minor, sum(left.values()))
+    if amount <= 0:
+        return None
+    entry = ledger.book(
+        session, case, EntryKind.REVERSAL, amount,
+        value_date=today, description=why[:300], event_key=event_key,
+        reverses_entry_id=payment.id, commission_bp=payment.commission_bp,
+        commission_minor=-commission.commission_on(amount, payment.commission_bp or 0),
+    )  # fmt: skip
+    order = allocation.order_of(case.tenant.allocation_order)
+    taken = allocation.take_back(amount, left, order)
+    _add_allocations(session, case, entry, {part: -share for part, share in taken.items()})
+    case.priority = min(promises.MAX_PRIORITY, case.priority + REVERSAL_PRIORITY)
+    closed = " The case is closed: an agency admin should reopen it."
+    closed = closed if case.stage is Stage.CLOSED else ""
+    log_activity(
+        session, case, ActivityKind.PAYMENT,
+        f"Payment reversed: {format_money(amount, case.currency)}",
+        body=f"{why}.{closed}", outcome="Reversed", ledger_entry_id=entry.id,
+    )  # fmt: skip
+    audit.record(session, "payment.reversed", actor_id=None, tenant_id=case.tenant_id,
+                 subject=entry, amount_minor=amount, event_key=event_key)  # fmt: skip
+    return entry
+
+
+def _left_of(session: Session, payment: LedgerEntry) -> dict[ClaimPart, int]:
+    """What a payment still pays on each part, after any earlier reversals of it."""
+    reversal_ids = select(LedgerEntry.id).where(LedgerEntry.reverses_entry_id == payment.id)
+    rows = session.execute(
+        select(PaymentAllocation.part, func.sum(PaymentAllocation.amount_minor))
+        .where(
+            PaymentAllocation.ledger_entry_id.in_(reversal_ids)
+            | (PaymentAllocation.ledger_entry_id == payment.id)
+        )
+        .group_by(PaymentAllocation.part)
+    ).tuples()
+    left = {part: int(amount) for part, amount in rows if amount > 0}
+    if not left:  # booked before payments were allocated: all of it counts as principal
+        reversed_total = session.scalar(
+            select(func.coalesce(func.sum(LedgerEntry.amount_minor), 0)).where(
+                LedgerEntry.reverses_entry_id == payment.id
+            )
+        )
+        rest = -payment.amount_minor - int(reversed_total or 0)
+        return {ClaimPart.PRINCIPAL: rest} if rest > 0 else {}
+    return left
