@@ -15,8 +15,9 @@ from portal import db
 from portal.adapters.jobs import InlineJobs, InProcessJobs, Job
 from portal.adapters.letter_rendering import JinjaLetterRenderer
 from portal.adapters.mail import mailer_from_url
-from portal.adapters.payments import SimulatedPayments
+from portal.adapters.payments import PaymentProvider, SimulatedPayments
 from portal.adapters.storage import storage_from_url
+from portal.adapters.stripe_payments import StripePayments
 from portal.agency import bp as agency
 from portal.api import bp as api
 from portal.api import http_problem
@@ -77,7 +78,12 @@ def register_adapters(app: Flask, settings: Settings) -> None:
     )
     app.extensions["portal.mailer"] = mailer_from_url(settings.mail_url, settings.mail_sender)
     letters.configure_from(settings, app.extensions["portal.storage"], JinjaLetterRenderer())
-    app.extensions["portal.payments"] = SimulatedPayments()
+    payments: PaymentProvider = SimulatedPayments()
+    if settings.payments_provider == "stripe":
+        secret_key, webhook_secret = settings.stripe_secret_key, settings.stripe_webhook_secret
+        assert secret_key and webhook_secret  # noqa: S101  # nosec B101  # load_settings checked
+        payments = StripePayments(secret_key, webhook_secret, settings.stripe_api_base)
+    app.extensions["portal.payments"] = payments
     app.extensions["portal.jobs"] = (
         InlineJobs(in_app_context)
         if settings.jobs_backend == "inline"
