@@ -1,20 +1,35 @@
-"""Background jobs: each opens its own transaction (the services they call only flush)."""
+"""Background jobs: each opens its own transaction (the services they call only flush).
+
+Jobs take plain arguments (ids, ISO dates) so a queue can carry them; they run inside
+the app's context, where the adapters are.
+"""
 
 from __future__ import annotations
 
 from datetime import date
 
+from flask import current_app
+
 from portal import db
-from portal.models import Case
-from portal.services import letters
+from portal.models import Case, LedgerEntry
+from portal.services import letters, receipts
 from tenants.scoping import unscoped
 
 
 def file_letter(case_id: int, key: str, day: str) -> None:
-    """Render a dunning letter to PDF and keep it on its case (once, however often run)."""
+    """Render a letter to PDF and keep it on its case (once, however often run)."""
     # A job of the agency's own, for whichever tenant the case belongs to.
     with unscoped(db.session):
         case = db.session.get(Case, case_id)
         if case is not None:
             letters.file_letter(db.session, case, key, date.fromisoformat(day))
+        db.session.commit()
+
+
+def issue_receipt(ledger_entry_id: int) -> None:
+    """The receipt for a payment: a PDF the debtor sees, and an e-mail (once)."""
+    with unscoped(db.session):
+        entry = db.session.get(LedgerEntry, ledger_entry_id)
+        if entry is not None:
+            receipts.issue(db.session, entry, current_app.extensions["portal.mailer"])
         db.session.commit()

@@ -1,4 +1,4 @@
-"""Operations commands: ``flask tenants|users|db|demo|collections ...`` with the app's settings."""
+"""Operations commands (``flask tenants|users|db|demo|collections|payments ...``)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from portal.cli.collections import collections_group
 from portal.cli.database import db_group
 from portal.cli.demo import demo_group
 from portal.cli.links import links_group
+from portal.cli.payments import payments_group
 from portal.cli.users import users_group
 from tenants.cli import tenants_group
 
@@ -20,5 +21,6 @@ def register(app: Flask) -> None:
         demo_group,
         links_group,
         collections_group,
+        payments_group,
     ):
         app.cli.add_command(group)

@@ -9,6 +9,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from portal import db, jobs
+from portal.cli.payments import charge_due
 from portal.db import utcnow
 from portal.services import dunning
 
@@ -25,7 +26,8 @@ collections_group = AppGroup("collections", help="The daily collection work.")
 )
 @click.option("--batch-size", type=click.IntRange(1, 10_000), default=dunning.BATCH_SIZE)
 def run_due(run_date: object, batch_size: int) -> None:
-    """Advance every case whose next dunning step is due, post interest, mark promises.
+    """Advance every case whose next dunning step is due, post interest, mark promises,
+    then charge the instalments due (marking the missed ones).
 
     Safe to run more than once a day: a second run does nothing more.
     """
@@ -39,6 +41,7 @@ def run_due(run_date: object, batch_size: int) -> None:
         batch_size=batch_size,
     )
     click.echo(f"{today.isoformat()}: {report.summary()}")
+    click.echo(f"{today.isoformat()}: {charge_due(today).summary()}")
     # The run has committed; the letters' PDFs are rendered as jobs, then kept on the cases.
     queue = current_app.extensions["portal.jobs"]
     for letter in letters_to_file:

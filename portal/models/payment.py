@@ -154,8 +154,9 @@ class Checkout(TenantOwned, Base):
     case: Mapped[Case] = relationship()
 
 
-class ProviderEvent(AppendOnly, Base):
-    """One webhook event applied (the agency's own log: the tenant is known only after)."""
+class ProviderEvent(Base):
+    """One provider event, claimed before it is applied (so it is applied once) and then
+    given its outcome. The agency's own log: the tenant is known only from the event."""
 
     __tablename__ = "provider_events"
     __table_args__ = (UniqueConstraint("provider", "event_id"),)

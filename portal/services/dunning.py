@@ -47,7 +47,7 @@ from portal.models import (
     LedgerEntry,
     Stage,
 )
-from portal.services import interest, letters, promises, stages
+from portal.services import interest, letters, payment_plans, promises, stages
 from portal.services.contact_rules import Channel, check_contact
 from portal.services.ledger import Balance, balances
 from portal.services.money import format_money
@@ -227,11 +227,16 @@ def _process(run: _Run, ids: list[int]) -> None:
     owed = balances(session, cases)
     for currency in {case.currency for case in cases} - rules.keys():
         rules[currency] = interest.rules_for(session, currency)
+    on_plan = payment_plans.active_plan_case_ids(session, [case.id for case in cases])
     entries: list[dict[str, Any]] = []
     for case in cases:
         if case.interest_posted_until is not None and case.interest_posted_until >= today:
             continue  # another run got here first
         report.cases += 1
+        if case.id in on_plan:
+            # A debtor keeping to a plan gets no letters, and no interest while it runs.
+            case.interest_posted_until = today
+            continue
         _take_due_step(run, case, owed[case.id])
         if owed[case.id].outstanding > 0:
             entries.extend(_interest_entries(case, today, rules[case.currency]))

@@ -37,6 +37,8 @@ from portal.models import (
     Document,
     DocumentKind,
     LetterTemplate,
+    PaymentPlan,
+    PlanStatus,
     Settlement,
     SettlementStatus,
 )
@@ -52,6 +54,8 @@ KEYS = (
     "final_notice",
     "settlement_confirmation",
     "payment_plan_confirmation",
+    "instalment_failed",
+    "receipt",
 )
 LANGUAGES = ("en", "de")
 GERMAN_COUNTRIES = frozenset({"DE", "AT", "LI"})
@@ -224,6 +228,8 @@ def _assemble(
 ) -> dict[str, Any]:
     settlement = extra.get("settlement")
     plan = extra.get("plan")
+    payment = extra.get("payment")
+    instalment = extra.get("instalment")
     return {
         "language": language,
         "today": fmt.day(today),
@@ -274,6 +280,23 @@ def _assemble(
             if plan
             else None
         ),
+        "payment": (
+            {
+                "amount": fmt.money(int(payment["amount_minor"])),
+                "paid_on": fmt.day(payment["paid_on"]),
+            }
+            if payment
+            else None
+        ),
+        "instalment": (
+            {
+                "number": int(instalment["number"]),
+                "amount": fmt.money(int(instalment["amount_minor"])),
+                "retry_on": fmt.day(instalment["retry_on"]) if instalment["retry_on"] else None,
+            }
+            if instalment
+            else None
+        ),
     }
 
 
@@ -299,6 +322,8 @@ def sample_context(language: str) -> dict[str, Any]:
         extra={
             "settlement": {"amount_minor": 100_000, "pay_by": day},
             "plan": {"instalments": [(day, 50_000), (day, 50_000)]},
+            "payment": {"amount_minor": 50_000, "paid_on": day},
+            "instalment": {"number": 2, "amount_minor": 50_000, "retry_on": day},
         },
     )
 
@@ -421,18 +446,27 @@ def render_pdf(letter: Letter) -> bytes:
     return renderer.pdf(html)
 
 
-def store_pdf(session: Session, case: Case, letter: Letter, *, today: date) -> Document:
-    """Render ``letter`` to PDF and keep it on the case (correspondence, not shared)."""
+def store_pdf(
+    session: Session,
+    case: Case,
+    letter: Letter,
+    *,
+    today: date,
+    filename: str | None = None,
+    shareable_with_debtor: bool = False,
+) -> Document:
+    """Render ``letter`` to PDF and keep it on the case as correspondence (by default
+    named by its key and day, and not shown to the debtor)."""
     settings = _require()
     data = render_pdf(letter)
     return documents.add_document(
         session,
         settings.storage,
         case,
-        filename=_pdf_name(letter.key, case, today),
+        filename=filename or _pdf_name(letter.key, case, today),
         stream=io.BytesIO(data),
         kind=DocumentKind.CORRESPONDENCE.value,
-        shareable_with_debtor=False,
+        shareable_with_debtor=shareable_with_debtor,
         uploaded_by_id=None,
         max_bytes=settings.max_document_bytes,
     )
@@ -453,7 +487,9 @@ SETTLEMENT_PAY_DAYS = 14
 
 
 def _extra_for(session: Session, case: Case, key: str, day: date) -> dict[str, Any]:
-    """What a letter says beyond the case itself: the settlement it confirms."""
+    """What a letter says beyond the case itself: the settlement or the plan it confirms."""
+    if key == "payment_plan_confirmation":
+        return _plan_extra(session, case)
     if key != "settlement_confirmation":
         return {}
     latest = session.scalar(
@@ -468,6 +504,17 @@ def _extra_for(session: Session, case: Case, key: str, day: date) -> dict[str, A
         return {}
     pay_by = day + timedelta(days=SETTLEMENT_PAY_DAYS)
     return {"settlement": {"amount_minor": latest.amount_minor, "pay_by": pay_by}}
+
+
+def _plan_extra(session: Session, case: Case) -> dict[str, Any]:
+    plan = session.scalar(
+        select(PaymentPlan)
+        .where(PaymentPlan.case_id == case.id, PaymentPlan.status == PlanStatus.ACTIVE)
+        .order_by(PaymentPlan.id.desc())
+    )
+    if plan is None:
+        return {}
+    return {"plan": {"instalments": [(i.due_on, i.amount_minor) for i in plan.instalments]}}
 
 
 def _pdf_name(key: str, case: Case, day: date) -> str:
