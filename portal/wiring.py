@@ -33,6 +33,7 @@ from portal.services.placement import warning_sign_label
 from portal.services.users import may_sign_in
 from portal.web.access import apply_tenant_scope
 from portal.web.i18n import register_i18n
+from portal.webhooks import bp as webhooks
 from tenants.scoping import TenantIsolationError
 
 # htmx needs no inline script or eval when its indicator styles are off (see base.html).
@@ -112,7 +113,7 @@ def register_tenancy(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    for blueprint in (auth, creditor, agency, debtor, api):
+    for blueprint in (auth, creditor, agency, debtor, api, webhooks):
         app.register_blueprint(blueprint)
 
     @app.get("/healthz")

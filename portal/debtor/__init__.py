@@ -4,4 +4,12 @@ from flask import Blueprint
 
 bp = Blueprint("debtor", __name__, url_prefix="/pay")
 
-from portal.debtor import views  # noqa: E402, F401 - registers the routes
+from portal.debtor import (  # noqa: E402, F401 - registers the routes
+    disputes,
+    errors,
+    language,
+    lookup,
+    paying,
+    simulated,
+    views,
+)

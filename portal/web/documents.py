@@ -102,13 +102,18 @@ def upload_document(case_id: int) -> Response:
 
 
 def download_document(case_id: int, document_id: int) -> Response:
-    document = _load_document(case_id, document_id)
+    return send_document(_load_document(case_id, document_id), actor_id=current_user.id)
+
+
+def send_document(document: Document, *, actor_id: int | None) -> Response:
+    """Send the browser a stored document (a presigned link, or the portal streams it);
+    the download is audited. 404 for one that is not stored."""
     try:
         found = documents.download(
             db.session,
             _storage(),
             document,
-            actor_id=current_user.id,
+            actor_id=actor_id,
             ip_address=request.remote_addr,
         )
     except DocumentNotFound:
