@@ -1,4 +1,5 @@
-"""The collector's work on a case: contact, notes, stage moves, promises, disputes, settlements.
+"""The collector's work on a case: contact, notes, stage moves, promises, disputes, settlements,
+and the payment plans debtors ask for beyond the tenant's policy.
 
 Every form posts here and comes back to the case page (``#case-work``); a refused
 action re-renders the page with the reason on the form (422) and changes nothing.
@@ -23,12 +24,13 @@ from wtforms.validators import InputRequired, Length, Optional
 from portal import db
 from portal.agency import bp, views
 from portal.db import utcnow
-from portal.models import Case, Dispute, HoldReason, Party, SettlementStatus
+from portal.models import Case, Dispute, HoldReason, Party, PaymentPlan, SettlementStatus
 from portal.services import (
     case_work,
     contact_rules,
     disputes,
     ledger,
+    payment_plans,
     promises,
     settlements,
     stages,
@@ -146,6 +148,18 @@ class SettlementForm(FlaskForm):  # type: ignore[misc]
     note = TextAreaField("Note", validators=[Length(max=1000)])
 
 
+class PlanDecisionForm(FlaskForm):  # type: ignore[misc]
+    decision = SelectField(
+        "Decision",
+        choices=[("approve", "Approve the plan"), ("decline", "Decline it")],
+        validators=[InputRequired()],
+    )
+    comment = TextAreaField(
+        "Comment (the debtor reads it when declined)",
+        validators=[Length(max=payment_plans.MAX_COMMENT)],
+    )
+
+
 FORMS: dict[str, type[FlaskForm]] = {
     "call": CallForm,
     "email": EmailForm,
@@ -159,6 +173,7 @@ FORMS: dict[str, type[FlaskForm]] = {
     "request": EvidenceRequestForm,
     "resolve": ResolveForm,
     "settlement": SettlementForm,
+    "plan": PlanDecisionForm,
 }
 
 
@@ -191,6 +206,7 @@ def case_work_context(case: Case) -> dict[str, Any]:
         "pending_settlement": settlements.pending_settlement(session, case),
         "authority_floor": settlements.authority_floor(case, outstanding),
         "outstanding": outstanding,
+        "plans": payment_plans.plans_of(session, case),
         "hold_reason_labels": HOLD_REASON_LABELS,
     }
 
@@ -459,3 +475,33 @@ def propose_settlement(case_id: int) -> Page:
     if within:
         confirm_settlement_by_letter(case.id)
     return page
+
+
+# --- payment plans -----------------------------------------------------------------------
+
+
+@bp.post("/cases/<int:case_id>/plans/<int:plan_id>/decision")
+def decide_plan(case_id: int, plan_id: int) -> Page:
+    """Approve a plan the debtor asked for beyond the policy, or decline it with a reason."""
+    case = load_or_404(Case, case_id)
+    plan = load_or_404(PaymentPlan, plan_id)
+    if plan.case_id != case.id:
+        abort(404)
+    form = _form("plan")
+    if not form.validate_on_submit():
+        return _refused(case, "plan", form)
+    approve = form.decision.data == "approve"
+    try:
+        payment_plans.decide(
+            db.session, plan, approve=approve, comment=form.comment.data or "",
+            actor_id=current_user.id,
+        )  # fmt: skip
+    except payment_plans.PlanError as error:
+        return _refused(case, "plan", form, form.comment, error)
+    return _done(
+        case,
+        "Plan approved: the debtor can pay the first instalment from the payment page."
+        if approve
+        else "Plan declined.",
+        "plans",
+    )

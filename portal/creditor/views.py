@@ -12,7 +12,7 @@ from portal.creditor import bp
 from portal.creditor.forms import DirectPaymentForm, WithdrawForm
 from portal.db import utcnow
 from portal.models import Case, EntryKind, Stage
-from portal.services import direct_payments, ledger, messages, portfolio, stages
+from portal.services import direct_payments, ledger, messages, payment_plans, portfolio, stages
 from portal.services.case_lists import SORTS, all_cases, find_cases, stage_counts
 from portal.services.money import AmountError, format_money, parse_amount, to_decimal
 from portal.services.spreadsheet import csv_lines
@@ -90,7 +90,10 @@ def _case_page(case: Case, status: int = 200, **forms: object) -> tuple[str, int
         case=case,
         balance=ledger.balance(db.session, case),
         timeline=[entry for entry in case.activities if entry.visible_to_creditor],
-        payments=[e for e in case.ledger_entries if e.kind is EntryKind.PAYMENT],
+        payments=[
+            e for e in case.ledger_entries if e.kind in (EntryKind.PAYMENT, EntryKind.REVERSAL)
+        ],
+        plan=payment_plans.open_plan(db.session, case),
         open_requests=messages.open_requests(case),
         message_form=forms.get("message_form") or MessageForm(formdata=None),
         withdraw_form=forms.get("withdraw_form") or WithdrawForm(formdata=None),

@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from portal import db
 from portal.adapters.payments import SimulatedOutcome, SimulatedPayments
+from portal.db import utcnow
 from portal.debtor import bp
 from portal.debtor.paying import provider
 from portal.models import Checkout, CheckoutStatus
@@ -27,8 +28,12 @@ def _open_checkout(ref: str) -> tuple[SimulatedPayments, Checkout]:
         abort(404)
     with unscoped(db.session):
         found = checkouts.find(db.session, simulated.name, ref)
-    if found is None:
-        abort(404)
+        # A checkout lives as long as the payment link it was opened from.
+        token = payment_links.token_for(found.case) if found else None
+        if found is None or token is None:
+            abort(404)
+        if payment_links.find_case(db.session, token, utcnow()) is None:
+            abort(404)
     set_scope(db.session, TenantScope.only(found.tenant_id))
     return simulated, found
 

@@ -121,6 +121,12 @@ def test_each_template_renders_in_both_languages(
             extra={
                 "settlement": {"amount_minor": 100_000, "pay_by": date(2026, 3, 15)},
                 "plan": {"instalments": [(date(2026, 3, 15), 61_728), (date(2026, 4, 15), 61_728)]},
+                "payment": {"amount_minor": 123_456, "paid_on": date(2026, 3, 15)},
+                "instalment": {
+                    "number": 2,
+                    "amount_minor": 123_456,
+                    "retry_on": date(2026, 3, 15),
+                },
             },
         )
     link = f"{BASE}/pay/{payment_links.token_for(case)}"

@@ -21,15 +21,21 @@ from werkzeug.routing import Rule
 from portal.extensions import limiter
 from portal.models import (
     Activity,
+    Checkout,
+    CheckoutPurpose,
     Case,
     Debtor,
     Dispute,
     Document,
     DocumentKind,
+    Frequency,
     ImportBatch,
+    Instalment,
     Invoice,
     LedgerEntry,
     Party,
+    PaymentPlan,
+    PlanStatus,
     Role,
     Settlement,
     SettlementStatus,
@@ -63,6 +69,11 @@ OBJECT_ARGUMENTS: dict[str, Callable[[dict], object]] = {
     "key_id": lambda objects: objects["api_key"].id,
     "dispute_id": lambda objects: objects["dispute"].id,
     "settlement_id": lambda objects: objects["settlement"].id,
+    "plan_id": lambda objects: objects["plan"].id,
+    # A checkout on the simulated provider's page.
+    "ref": lambda objects: objects["checkout"].provider_ref,
+    # Not a tenant's object: a language the debtor's pages are not offered in (404).
+    "code": lambda objects: "xx",
 }
 
 
@@ -77,6 +88,7 @@ def tenant_objects(session: Session, tenant, *, debtor_name: str, reference: str
         size_bytes=10,
         sha256="0" * 64,
         storage_key=f"tenant/{tenant.id}/case/{case.id}/doc",
+        shareable_with_debtor=True,
     )
     user = make_user(session, Role.CREDITOR_ADMIN, tenant)
     batch = ImportBatch(
@@ -101,7 +113,35 @@ def tenant_objects(session: Session, tenant, *, debtor_name: str, reference: str
         outstanding_minor=125_000,
         status=SettlementStatus.AWAITING_CREDITOR,
     )
-    session.add_all([document, batch, dispute, settlement])
+    plan = PaymentPlan(
+        tenant_id=tenant.id,
+        case_id=case.id,
+        status=PlanStatus.AWAITING_FIRST_PAYMENT,
+        frequency=Frequency.MONTHLY,
+        total_minor=125_000,
+        instalment_count=24,
+        start_on=date(2026, 4, 1),
+    )
+    session.add_all([document, batch, dispute, settlement, plan])
+    session.flush()
+    checkout = Checkout(
+        tenant_id=tenant.id,
+        case_id=case.id,
+        provider="simulated",
+        provider_ref=f"sim_cs_{reference.lower()}",
+        purpose=CheckoutPurpose.FULL,
+        amount_minor=125_000,
+        currency=case.currency,
+    )
+    first = Instalment(
+        tenant_id=tenant.id,
+        plan_id=plan.id,
+        case_id=case.id,
+        number=1,
+        due_on=date(2026, 3, 1),
+        amount_minor=5_000,
+    )
+    session.add_all([checkout, first])
     session.flush()
     api_key = api_keys.create_key(session, tenant, f"{reference} ERP", created_by_id=user.id).key
     return {
@@ -117,6 +157,8 @@ def tenant_objects(session: Session, tenant, *, debtor_name: str, reference: str
         "api_key": api_key,
         "dispute": dispute,
         "settlement": settlement,
+        "plan": plan,
+        "checkout": checkout,
     }
 
 
