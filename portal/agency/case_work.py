@@ -151,7 +151,10 @@ class SettlementForm(FlaskForm):  # type: ignore[misc]
 class PlanDecisionForm(FlaskForm):  # type: ignore[misc]
     decision = SelectField(
         "Decision",
-        choices=[("approve", "Approve the plan"), ("decline", "Decline it")],
+        choices=[
+            SelectChoice("approve", "Approve the plan"),
+            SelectChoice("decline", "Decline it"),
+        ],
         validators=[InputRequired()],
     )
     comment = TextAreaField(

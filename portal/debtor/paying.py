@@ -16,6 +16,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response as BaseResponse
 from wtforms import DateField, RadioField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Optional
 
 from portal import db
@@ -59,13 +60,13 @@ FREQUENCY_LABELS = {
 class PlanForm(FlaskForm):  # type: ignore[misc]
     instalments = SelectField(
         _l("Number of instalments"),
-        choices=[(str(n), str(n)) for n in OFFERED_COUNTS],
+        choices=[SelectChoice(str(n), str(n)) for n in OFFERED_COUNTS],
         default="6",
         validators=[InputRequired()],
     )
     frequency = RadioField(
         _l("How often"),
-        choices=[(f.value, label) for f, label in FREQUENCY_LABELS.items()],
+        choices=[SelectChoice(f.value, label) for f, label in FREQUENCY_LABELS.items()],
         default=Frequency.MONTHLY.value,
         validators=[InputRequired()],
     )
