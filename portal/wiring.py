@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Flask, Response, has_app_context, render_template, request
+from flask import Flask, Response, has_app_context, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
@@ -27,7 +27,7 @@ from portal.config import Settings, load_settings
 from portal.creditor import bp as creditor
 from portal.debtor import bp as debtor
 from portal.extensions import csrf, htmx, limiter, login_manager
-from portal.models import User
+from portal.models import Case, User
 from portal.services import letters, payment_links
 from portal.services.placement import warning_sign_label
 from portal.services.users import may_sign_in
@@ -124,6 +124,12 @@ def register_blueprints(app: Flask) -> None:
 def register_templates(app: Flask) -> None:
     register_i18n(app)
     app.jinja_env.filters["warning_sign"] = warning_sign_label
+
+    @app.template_global()
+    def debtor_link(case: Case) -> str | None:
+        """The debtor's payment page for a case, for staff to hand on (None: no link)."""
+        token = payment_links.token_for(case)
+        return url_for("debtor.case", token=token, _external=True) if token else None
 
     @app.template_global()
     def query_for(page: int) -> str:
