@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.adapters.mail import OutboxMailer
+from portal.adapters.payments import SIMULATED_CARD
 from portal.db import utcnow
 from portal.models import (
     ActivityKind,
@@ -17,13 +18,14 @@ from portal.models import (
     Closure,
     DebtorKind,
     EntryKind,
+    Frequency,
     HoldReason,
     Role,
     Stage,
     Tenant,
     User,
 )
-from portal.services import ledger, messages
+from portal.services import ledger, messages, payment_plans, payments
 from portal.services.money import format_money
 from portal.services.placement import (
     ContactDetails,
@@ -245,6 +247,23 @@ def _give_history(
         case.closure, case.next_action_on = Closure.SETTLED, None
     elif stage is Stage.NEGOTIATION and rng.random() < 0.7:
         _demo_payment(session, case, owed // 4, today)
+    elif stage is Stage.REMINDER and number % 3 == 0:
+        _demo_plan(session, case, today)
+
+
+def _demo_plan(session: Session, case: Case, today: date) -> None:
+    """A debtor on a six-month plan whose first instalment is paid (with the simulated card)."""
+    session.flush()
+    choice = payment_plans.PlanChoice(6, Frequency.MONTHLY, today + timedelta(days=30))
+    plan = payment_plans.propose(session, case, choice, today)
+    first = plan.instalments[0]
+    payments.record_payment(
+        session, case, amount_minor=first.amount_minor, event_key=f"demo-plan:{case.id}",
+        paid_on=today, description="Paid online (plan first)",
+    )  # fmt: skip
+    payment_plans.first_payment_made(
+        session, plan, customer_ref="sim_cus_demo", payment_method_ref=SIMULATED_CARD
+    )
 
 
 def _ask_for_evidence(session: Session, case: Case, collector: User) -> None:

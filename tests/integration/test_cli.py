@@ -1,11 +1,14 @@
 """The operations commands, with their clear errors."""
 
+from datetime import timedelta
+
 import pytest
 from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from portal.models import Case, Role, Tenant, User
+from portal.db import utcnow
+from portal.models import Case, PaymentPlan, Role, Tenant, User
 from portal.services import demo
 from tenants.scoping import unscoped
 
@@ -164,3 +167,17 @@ def test_db_upgrade_is_repeatable(app: Flask) -> None:
     result = app.test_cli_runner().invoke(args=["db", "upgrade"])
     assert result.exit_code == 0, result.output
     assert "database at head" in result.output
+
+
+def test_the_charge_run_takes_the_demo_plans_instalments_once(cli, session: Session) -> None:
+    assert cli("demo", "load").exit_code == 0
+    plans = count(session, PaymentPlan)
+    assert plans >= 2  # debtors in the demo keep to six-month plans
+    next_month = (utcnow().date() + timedelta(days=30)).isoformat()
+    first = cli("payments", "charge-due", "--date", next_month)
+    assert first.exit_code == 0, first.output
+    assert f"{plans} instalment(s) charged: {plans} paid, 0 failed" in first.output
+    again = cli("payments", "charge-due", "--date", next_month)
+    assert "0 instalment(s) charged" in again.output
+    refused = cli("payments", "charge-due", "--date", "tomorrow")
+    assert refused.exit_code != 0 and "tomorrow" in refused.output
