@@ -24,12 +24,22 @@ from wtforms.validators import InputRequired, Length, Optional
 from portal import db
 from portal.agency import bp, views
 from portal.db import utcnow
-from portal.models import Case, Dispute, HoldReason, Party, PaymentPlan, SettlementStatus
+from portal.models import (
+    ActivityKind,
+    Case,
+    Dispute,
+    HoldReason,
+    Party,
+    PaymentPlan,
+    SettlementStatus,
+)
 from portal.services import (
+    audit,
     case_work,
     contact_rules,
     disputes,
     ledger,
+    payment_links,
     payment_plans,
     promises,
     settlements,
@@ -37,6 +47,7 @@ from portal.services import (
 )
 from portal.services.documents import DocumentRefused
 from portal.services.money import AmountError, parse_amount
+from portal.services.timeline import log_activity
 from portal.web.access import load_or_404
 from portal.web.letters import confirm_settlement_by_letter
 
@@ -508,3 +519,21 @@ def decide_plan(case_id: int, plan_id: int) -> Page:
         else "Plan declined.",
         "plans",
     )
+
+
+# --- the debtor's payment link -----------------------------------------------------------
+
+
+@bp.post("/cases/<int:case_id>/payment-link")
+def reissue_link(case_id: int) -> Page:
+    """A new payment link for the debtor; the old one stops working at once."""
+    case = load_or_404(Case, case_id)
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    payment_links.reissue(case, utcnow())
+    log_activity(db.session, case, ActivityKind.NOTE, "New payment link issued",
+                 actor_id=current_user.id, visible_to_creditor=False,
+                 outcome="The previous link no longer opens the account")  # fmt: skip
+    audit.record(db.session, "payment_link.reissued", actor_id=current_user.id,
+                 tenant_id=case.tenant_id, subject=case)  # fmt: skip
+    return _done(case, "New payment link issued; the previous one no longer works.", "debtor")

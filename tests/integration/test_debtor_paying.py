@@ -239,3 +239,24 @@ def test_a_german_debtor_types_a_german_amount(
     query = "&".join(f"{k}={v}" for k, v in plan_form(down_payment="300,00").items())
     page = client.get(f"{link(case)}/plan?{query}").get_data(as_text=True)
     assert "300,00\xa0€" in page and "180,00\xa0€" in page  # the rest in five equal parts
+
+
+def test_a_collector_issues_a_new_link_and_the_old_one_stops_working(
+    client: FlaskClient, session: Session, case: Case
+) -> None:
+    old = link(case)
+    with unscoped(session):
+        collector = make_user(session, Role.COLLECTOR)
+        session.commit()
+    sign_in(client, collector)
+    case_page = f"/agency/cases/{case.id}"
+    assert old in client.get(case_page).get_data(as_text=True)
+    assert client.post(f"{case_page}/payment-link").status_code == 400  # no form token
+    assert client.get(old).status_code == 200
+    issued = client.post(f"{case_page}/payment-link", data={"csrf_token": csrf(client, case_page)})
+    assert issued.status_code == 302
+    with unscoped(session):
+        session.expire_all()
+        new = link(session.get(Case, case.id))
+    assert new != old
+    assert client.get(old).status_code == 404 and client.get(new).status_code == 200
