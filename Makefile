@@ -8,10 +8,12 @@ PIP_QUIET := --quiet --disable-pip-version-check
 
 .PHONY: run test check install chromium pango clean
 
-$(INSTALLED): pyproject.toml
+# The debtor's pages in German: messages.mo is compiled here, never committed (see README).
+$(INSTALLED): pyproject.toml $(wildcard portal/translations/*/LC_MESSAGES/messages.po)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install $(PIP_QUIET) --upgrade pip
 	$(BIN)/pip install $(PIP_QUIET) -e '.[dev]'
+	$(BIN)/pybabel compile -d portal/translations
 	touch $(INSTALLED)
 
 install: $(INSTALLED)

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.adapters.mail import Mail, Mailer
-from portal.models import Case, User
+from portal.models import Case, Dispute, Role, User
 from portal.services.ledger import balance
 from portal.services.money import format_money
+from portal.services.promises import MAX_PRIORITY
+
+# A dispute the debtor raises moves the case up the queue by this much (capped at
+# MAX_PRIORITY, as for a broken promise): someone should read it soon.
+DEBTOR_DISPUTE_PRIORITY = 20
 
 
 def placement_acknowledged(
@@ -33,3 +39,39 @@ def placement_acknowledged(
             tenant_id=case.tenant_id,
         ),
     )
+
+
+def _dispute_reviewers(session: Session, case: Case) -> list[User]:
+    """The case's collector, or, when it has none (or they have left), every agency admin."""
+    collector = case.assigned_collector
+    if collector is not None and collector.active:
+        return [collector]
+    statement = (
+        select(User).where(User.role == Role.AGENCY_ADMIN, User.active.is_(True)).order_by(User.id)
+    )
+    return list(session.scalars(statement))
+
+
+def debtor_disputed(session: Session, mailer: Mailer, dispute: Dispute, *, case_url: str) -> None:
+    """Tell a collector that the debtor disputed the claim, and move the case up the queue."""
+    case = dispute.case
+    case.priority = min(MAX_PRIORITY, case.priority + DEBTOR_DISPUTE_PRIORITY)
+    documents = sum(1 for evidence in dispute.evidence if evidence.document_id is not None)
+    attached = f"The debtor attached {documents} document(s).\n\n" if documents else ""
+    for reviewer in _dispute_reviewers(session, case):
+        mailer.send(
+            session,
+            Mail(
+                recipient=reviewer.email,
+                subject=f"Dispute raised by the debtor \N{EN DASH} {case.agency_reference}",
+                body_text=(
+                    f"Dear {reviewer.name},\n\n"
+                    f"{case.debtor.name} disputed the claim of {case.tenant.display_name} "
+                    f"(agency reference {case.agency_reference}) on the payment page.\n\n"
+                    f"Their reason:\n{dispute.reason}\n\n{attached}"
+                    f"The case is on hold until the dispute is decided; decide by "
+                    f"{dispute.due_on.isoformat()}.\n{case_url}\n"
+                ),
+                tenant_id=case.tenant_id,
+            ),
+        )

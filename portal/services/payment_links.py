@@ -5,6 +5,9 @@ derived from the app's secret: 256 bits nobody can guess, that the portal can sh
 again (on the case page, in the API, in every letter) without storing it. Only its
 SHA-256 is stored, to find the case when a debtor opens the link. A new nonce revokes
 the old link; each link expires after the tenant's ``payment_link_valid_days``.
+
+A debtor without the link finds the case by the agency reference printed on the letter
+and a detail only they should know: the postal code, or a business's registration number.
 """
 
 from __future__ import annotations
@@ -12,13 +15,20 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.models import Case
+from portal.models import Case, Debtor, DebtorKind, Stage
+
+# Agency references as placement makes them (``26-ABCD-EFGH``): two digits of the year and
+# eight characters of Crockford's base32, which reads O as 0 and I and L as 1.
+_REFERENCE = re.compile(r"[0-9]{2}[0-9A-HJKMNP-TV-Z]{8}")
+_LOOK_ALIKES = str.maketrans("OIL", "011")
+_SEPARATORS = re.compile(r"[\s\-]+")
 
 _key: bytes | None = None
 
@@ -75,5 +85,52 @@ def find_case(session: Session, token: str, now: datetime) -> Case | None:
         return None
     case = session.scalar(select(Case).where(Case.payment_link_hash == _hash(token)))
     if case is None or case.payment_link_expires_at is None or case.payment_link_expires_at < now:
+        return None
+    return case
+
+
+def current_token(case: Case, now: datetime) -> str:
+    """The token of the case's current link; a fresh link when it expired or never was."""
+    token = token_for(case)
+    expires_at = case.payment_link_expires_at
+    if token is None or expires_at is None or expires_at < now:
+        return reissue(case, now)
+    return token
+
+
+def normalise_reference(value: str) -> str:
+    """``26-ABCD-EFGH`` however it was typed (case, spaces, dashes, O for 0); "" when it
+    cannot be an agency reference."""
+    compact = _SEPARATORS.sub("", value).upper().translate(_LOOK_ALIKES)
+    if not _REFERENCE.fullmatch(compact):
+        return ""
+    return f"{compact[:2]}-{compact[2:6]}-{compact[6:]}"
+
+
+def _normalise_secret(value: str | None) -> bytes:
+    """A postal code or registration number without case, spaces or dashes."""
+    return _SEPARATORS.sub("", value or "").upper().encode()
+
+
+def _matches(stored: str | None, given: bytes) -> bool:
+    expected = _normalise_secret(stored)
+    return bool(expected) and hmac.compare_digest(expected, given)
+
+
+def _debtor_knows(debtor: Debtor, given: bytes) -> bool:
+    postal_code = _matches(debtor.postal_code, given)
+    registration = _matches(debtor.registration_number, given)  # compared either way
+    return postal_code or (registration and debtor.kind is DebtorKind.BUSINESS)
+
+
+def find_by_reference(session: Session, reference: str, secret: str) -> Case | None:
+    """The open case with this agency reference whose debtor has this postal code (or, a
+    business, this registration number); None whatever does not match. Call inside
+    ``unscoped``: the debtor has no tenant until the case is found."""
+    wanted, given = normalise_reference(reference), _normalise_secret(secret)
+    if not wanted or not given:
+        return None
+    case = session.scalar(select(Case).where(Case.agency_reference == wanted))
+    if case is None or case.stage is Stage.CLOSED or not _debtor_knows(case.debtor, given):
         return None
     return case

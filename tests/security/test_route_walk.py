@@ -21,9 +21,9 @@ from werkzeug.routing import Rule
 from portal.extensions import limiter
 from portal.models import (
     Activity,
+    Case,
     Checkout,
     CheckoutPurpose,
-    Case,
     Debtor,
     Dispute,
     Document,
