@@ -192,7 +192,7 @@ def to_placement(body: PlaceCase, currency: str) -> tuple[PlacementRequest, list
             postal_code=_text(debtor.postal_code),
             city=_text(debtor.city),
             country=debtor.country.strip().upper(),
-            language=debtor.language,
+            language=debtor.language or "",
             contacts=tuple(
                 ContactDetails(
                     contact.name.strip(),

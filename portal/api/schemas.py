@@ -58,7 +58,11 @@ class DebtorIn(RequestBody):
     postal_code: Line | None = None
     city: Line | None = None
     country: Line = Field("DE", description="ISO 3166 two-letter code.")
-    language: Literal["en", "de"] = Field("en", description="The language of letters.")
+    language: Literal["en", "de"] | None = Field(
+        None,
+        description="The language of letters and of the payment page; "
+        "left out: German in DE, AT and LI, English elsewhere.",
+    )
     contacts: list[ContactIn] = Field(default_factory=list)
 
 

@@ -34,7 +34,8 @@ class Debtor(TenantOwned, Base):
     postal_code: Mapped[str | None] = mapped_column(String(16))
     city: Mapped[str | None] = mapped_column(String(100))
     country: Mapped[str] = mapped_column(String(2), default="DE")
-    language: Mapped[str] = mapped_column(String(5), default="en")
+    # "en" or "de" when stated; empty: by the country (letters.language_for).
+    language: Mapped[str] = mapped_column(String(5), default="")
     # Contact guardrails: the debtor's time zone for quiet hours, per-channel opt-outs,
     # and a request to stop all contact.
     timezone: Mapped[str] = mapped_column(String(40), default="Europe/Berlin")

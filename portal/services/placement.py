@@ -102,7 +102,7 @@ class DebtorDetails:
     postal_code: str | None = None
     city: str | None = None
     country: str = "DE"
-    language: str = "en"
+    language: str = ""  # unstated: chosen by the country (see letters.language_for)
     contacts: tuple[ContactDetails, ...] = field(default_factory=tuple)
 
 
