@@ -8,7 +8,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from portal import db
+from portal import db, jobs
 from portal.db import utcnow
 from portal.services import instalment_charges
 
@@ -16,12 +16,18 @@ payments_group = AppGroup("payments", help="Payments taken from debtors.")
 
 
 def charge_due(today: date) -> instalment_charges.ChargeReport:
-    return instalment_charges.run_due(
+    """Charge what is due, then render the receipts of the payments as jobs."""
+    report = instalment_charges.run_due(
         db.session,
         current_app.extensions["portal.payments"],
         current_app.extensions["portal.mailer"],
         today,
     )
+    queue = current_app.extensions["portal.jobs"]
+    for entry_id in report.payment_entry_ids:
+        queue.enqueue(jobs.issue_receipt, entry_id)
+    queue.wait_idle(timeout=max(60.0, len(report.payment_entry_ids) * 2.0))
+    return report
 
 
 @payments_group.command("charge-due")

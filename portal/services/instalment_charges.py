@@ -11,15 +11,15 @@ first; the ledger's key for the payment makes that harmless.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy.orm import Session
 
 from portal.adapters.mail import Mail, Mailer
 from portal.adapters.payments import ChargeRequest, ChargeResult, PaymentProvider
-from portal.models import Instalment
-from portal.services import ledger, letters, payment_plans
+from portal.models import Instalment, PlanStatus
+from portal.services import ledger, letters, notifications, payment_plans
 from tenants.scoping import unscoped
 
 BATCH_SIZE = 200
@@ -30,6 +30,8 @@ class ChargeReport:
     charged: int = 0
     paid: int = 0
     failed: int = 0
+    # The payments booked: each gets its receipt (rendered by a job after the run).
+    payment_entry_ids: list[int] = field(default_factory=list)
 
     def summary(self) -> str:
         return f"{self.charged} instalment(s) charged: {self.paid} paid, {self.failed} failed"
@@ -71,10 +73,11 @@ def _charge_one(run: _Run, instalment_id: int) -> None:
     report.charged += 1
     instalment = session.get_one(Instalment, instalment_id)
     if result.succeeded:
-        payment_plans.charge_paid(
+        entry = payment_plans.charge_paid(
             session, instalment, payment_ref=result.payment_ref, provider=provider.name, today=today
         )
         report.paid += 1
+        report.payment_entry_ids.append(entry.id)
     else:
         _failed(session, run.mailer, instalment, result, today)
         report.failed += 1
@@ -101,6 +104,8 @@ def _failed(
     """Record the failure; while it will be retried, ask the debtor to pay or change card."""
     retried = payment_plans.charge_failed(session, instalment, result.failure or "declined", today)
     case = instalment.plan.case
+    if instalment.plan.status is PlanStatus.BROKEN:
+        notifications.plan_broken(session, mailer, instalment.plan)
     if not retried or not case.debtor.email or letters.configured() is None:
         return
     letter = letters.compose(

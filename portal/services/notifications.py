@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.adapters.mail import Mail, Mailer
-from portal.models import Case, Dispute, Role, User
+from portal.models import Case, Dispute, PaymentPlan, Role, User
 from portal.services.ledger import balance
 from portal.services.money import format_money
 from portal.services.promises import MAX_PRIORITY
@@ -71,6 +71,35 @@ def debtor_disputed(session: Session, mailer: Mailer, dispute: Dispute, *, case_
                     f"Their reason:\n{dispute.reason}\n\n{attached}"
                     f"The case is on hold until the dispute is decided; decide by "
                     f"{dispute.due_on.isoformat()}.\n{case_url}\n"
+                ),
+                tenant_id=case.tenant_id,
+            ),
+        )
+
+
+def plan_broken(session: Session, mailer: Mailer, plan: PaymentPlan) -> None:
+    """Tell the creditor's people that a debtor's payment plan broke (the case is back
+    with the collector)."""
+    case = plan.case
+    owed = balance(session, case)
+    recipients = session.scalars(
+        select(User).where(User.tenant_id == case.tenant_id, User.active.is_(True))
+    ).all()
+    for user in recipients:
+        mailer.send(
+            session,
+            Mail(
+                recipient=user.email,
+                subject=f"Payment plan broken \N{EN DASH} {case.debtor.name}, "
+                f"{case.creditor_reference}",
+                body_text=(
+                    f"Dear {user.name},\n\n"
+                    f"{case.debtor.name} (your reference {case.creditor_reference}, agency "
+                    f"reference {case.agency_reference}) missed {plan.misses_in_row} "
+                    "instalments in a row, so the payment plan is broken.\n\n"
+                    f"Still outstanding: {format_money(owed.outstanding, case.currency)}.\n\n"
+                    "The case is back at the top of our collector's queue; you can follow "
+                    "it on its timeline in the portal.\n"
                 ),
                 tenant_id=case.tenant_id,
             ),

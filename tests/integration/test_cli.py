@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from portal.db import utcnow
-from portal.models import Case, PaymentPlan, Role, Tenant, User
+from portal.models import Case, Document, PaymentPlan, Role, Tenant, User
 from portal.services import demo
 from tenants.scoping import unscoped
 
@@ -177,6 +177,9 @@ def test_the_charge_run_takes_the_demo_plans_instalments_once(cli, session: Sess
     first = cli("payments", "charge-due", "--date", next_month)
     assert first.exit_code == 0, first.output
     assert f"{plans} instalment(s) charged: {plans} paid, 0 failed" in first.output
+    with unscoped(session):  # each payment has its receipt, for the debtor to download
+        receipts = select(func.count()).where(Document.filename.like("receipt-%"))
+        assert session.scalar(receipts.select_from(Document)) == plans
     again = cli("payments", "charge-due", "--date", next_month)
     assert "0 instalment(s) charged" in again.output
     refused = cli("payments", "charge-due", "--date", "tomorrow")
