@@ -88,6 +88,9 @@ class Tenant(Base):
     settlement_authority_bp: Mapped[int] = mapped_column(Integer, default=8000)
     # How long a debtor has to support a dispute before it is decided.
     dispute_days: Mapped[int] = mapped_column(Integer, default=14)
+    # Who bears the costs the agency advances in the legal stage when the debtor does not
+    # pay them: "debtor" (added to the claim) or "creditor" (on the remittance statement).
+    legal_costs_recoverable_from: Mapped[str] = mapped_column(String(10), default="debtor")
     # How long a debtor's payment link works after it is issued.
     payment_link_valid_days: Mapped[int] = mapped_column(Integer, default=90)
     brand_name: Mapped[str | None] = mapped_column(String(200))
