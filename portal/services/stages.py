@@ -27,6 +27,8 @@ from portal.models import (
     Case,
     Closure,
     HoldReason,
+    LegalRequest,
+    LegalRequestStatus,
     Role,
     Stage,
 )
@@ -151,6 +153,15 @@ def _check(
         raise StageError("Choose why the case goes on hold.")
     if transition.closure is Closure.PAID and ledger.balance(session, case).outstanding != 0:
         raise StageError("A case closes as paid only when nothing is outstanding.")
+    if transition.name == "start_litigation" and not _creditor_approved_legal_action(session, case):
+        raise StageError("Legal action starts only once the creditor has approved it.")
+
+
+def _creditor_approved_legal_action(session: Session, case: Case) -> bool:
+    statement = select(LegalRequest.id).where(
+        LegalRequest.case_id == case.id, LegalRequest.status == LegalRequestStatus.APPROVED
+    )
+    return session.scalars(statement).first() is not None
 
 
 def _return_stage(session: Session, case: Case, transition: Transition) -> Stage:

@@ -15,6 +15,9 @@ from portal.models import (
     Closure,
     EntryKind,
     HoldReason,
+    Lawyer,
+    LegalRequest,
+    LegalRequestStatus,
     Role,
     Stage,
 )
@@ -50,6 +53,16 @@ def arrange(session: Session, case: Case, stage: Stage) -> None:
 def test_every_stage_and_transition(session: Session, case: Case, stage: Stage, name: str) -> None:
     transition = TRANSITIONS[name]
     arrange(session, case, stage)
+    if name == "start_litigation":  # the creditor approved legal action
+        lawyer = Lawyer(name="Dr. Weber", firm="Weber & Partner", email="weber@law.example")
+        session.add(lawyer)
+        session.flush()
+        approved = LegalRequestStatus.APPROVED
+        request = LegalRequest(
+            tenant_id=case.tenant_id, case_id=case.id, lawyer_id=lawyer.id, status=approved
+        )
+        session.add(request)
+        session.flush()
     if name == "close_paid":
         ledger.book(
             session,
@@ -128,3 +141,10 @@ def test_hold_returns_to_the_stage_it_left(session: Session, case: Case) -> None
 def test_available_lists_what_a_role_may_do(case: Case) -> None:
     names = {t.name for t in stages.available(case, Role.COLLECTOR)}
     assert "send_reminder" in names and "start_litigation" not in names and "reopen" not in names
+
+
+def test_litigation_needs_the_creditors_approval(session: Session, case: Case) -> None:
+    arrange(session, case, Stage.LEGAL_REVIEW)
+    with pytest.raises(StageError, match="creditor has approved"):
+        stages.move(session, case, "start_litigation", actor_id=None, role=Role.LEGAL)
+    assert case.stage is Stage.LEGAL_REVIEW
