@@ -12,7 +12,15 @@ from portal.creditor import bp
 from portal.creditor.forms import DirectPaymentForm, WithdrawForm
 from portal.db import utcnow
 from portal.models import Case, EntryKind, Stage
-from portal.services import direct_payments, ledger, messages, payment_plans, portfolio, stages
+from portal.services import (
+    creditor_decisions,
+    direct_payments,
+    ledger,
+    messages,
+    payment_plans,
+    portfolio,
+    stages,
+)
 from portal.services.case_lists import SORTS, all_cases, find_cases, stage_counts
 from portal.services.money import AmountError, format_money, parse_amount, to_decimal
 from portal.services.spreadsheet import csv_lines
@@ -49,6 +57,7 @@ def home() -> str:
         stages=stage_counts(db.session),
         all_stages=list(Stage),
         sorts=SORTS,
+        waiting=creditor_decisions.waiting(db.session),
     )
 
 
