@@ -15,13 +15,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from jinja2 import FileSystemLoader, StrictUndefined, TemplateSyntaxError, UndefinedError
+from jinja2 import FileSystemLoader, StrictUndefined, Template, TemplateSyntaxError, UndefinedError
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
 from portal.config import PROJECT_ROOT
 
 LETTERS_FOLDER = PROJECT_ROOT / "templates" / "letters"
+MAX_COMPILED = 512
 
 
 class TemplateProblem(ValueError):
@@ -37,6 +38,9 @@ class JinjaLetterRenderer:
         self._html = SandboxedEnvironment(
             loader=FileSystemLoader(self.folder), undefined=StrictUndefined, autoescape=True
         )
+        # Compiling a template costs far more than rendering it; a run renders the same
+        # few sources thousands of times. Bounded: tenants' edited texts come and go.
+        self._compiled: dict[str, Template] = {}
 
     def default_source(self, name: str) -> str:
         path = (self.folder / name).resolve()
@@ -51,9 +55,18 @@ class JinjaLetterRenderer:
         except TemplateSyntaxError as error:
             raise TemplateProblem(f"line {error.lineno}: {error.message}") from None
 
+    def _compile(self, source: str) -> Template:
+        template = self._compiled.get(source)
+        if template is None:
+            template = self._text.from_string(source)
+            if len(self._compiled) >= MAX_COMPILED:
+                self._compiled.clear()
+            self._compiled[source] = template
+        return template
+
     def render_text(self, source: str, context: dict[str, Any]) -> str:
         try:
-            return self._text.from_string(source).render(context)
+            return self._compile(source).render(context)
         except TemplateSyntaxError as error:
             raise TemplateProblem(f"line {error.lineno}: {error.message}") from None
         except SecurityError as error:

@@ -338,17 +338,36 @@ def _parse_default(source: str) -> tuple[str, str]:
     return head.removeprefix("Subject:").strip(), body.strip() + "\n"
 
 
+TemplateSource = tuple[str, str, LetterTemplate | None]
+# Where a session keeps the sources it looked up: the dunning run writes thousands of
+# letters with a handful of templates. ``save_template`` clears it.
+SOURCE_CACHE = "letters.template_sources"
+
+
 def template_source(
     session: Session, tenant_id: int | None, key: str, language: str
-) -> tuple[str, str, LetterTemplate | None]:
+) -> TemplateSource:
     """Subject and body source of ``key``: the tenant's, the agency's, or the shipped one."""
-    rows = session.scalars(
-        select(LetterTemplate).where(
-            LetterTemplate.key == key,
-            LetterTemplate.language == language,
-            (LetterTemplate.tenant_id == tenant_id) | LetterTemplate.tenant_id.is_(None),
-        )
-    ).all()
+    cache: dict[tuple[int | None, str, str], TemplateSource] = session.info.setdefault(
+        SOURCE_CACHE, {}
+    )
+    found = cache.get((tenant_id, key, language))
+    if found is None:
+        found = cache[(tenant_id, key, language)] = _load_source(session, tenant_id, key, language)
+    return found
+
+
+def _load_source(
+    session: Session, tenant_id: int | None, key: str, language: str
+) -> TemplateSource:
+    with session.no_autoflush:
+        rows = session.scalars(
+            select(LetterTemplate).where(
+                LetterTemplate.key == key,
+                LetterTemplate.language == language,
+                (LetterTemplate.tenant_id == tenant_id) | LetterTemplate.tenant_id.is_(None),
+            )
+        ).all()
     for row in sorted(rows, key=lambda row: row.tenant_id is None):
         return row.subject, row.body, row
     subject, body = _parse_default(_require().renderer.default_source(f"{key}.{language}.txt"))
@@ -431,6 +450,7 @@ def save_template(
         session.add(row)
     row.subject, row.body = subject.strip()[:MAX_SUBJECT], body
     session.flush()
+    session.info.pop(SOURCE_CACHE, None)
     return row
 
 
