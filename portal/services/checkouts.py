@@ -173,6 +173,7 @@ def complete(session: Session, provider: str, event: PaymentEvent, today: date) 
     )  # fmt: skip
     checkout.status, checkout.completed_at = CheckoutStatus.PAID, utcnow()
     _move_plan_on(session, checkout, event)
+    payment_plans.end_with_case(session, case)  # paid in full or settled beside a plan
     session.flush()
     return "payment booked" if paid.new else "payment already booked"
 

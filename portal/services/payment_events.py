@@ -89,7 +89,7 @@ def _reversal(
         return "no payment of ours", None
     if event.kind is EventKind.REFUNDED:
         # ``amount_minor`` is everything refunded so far: the key makes each total count once.
-        refunded_before = _reversed_total(session, payment)
+        refunded_before = _refunded_total(session, provider, payment)
         entry = payments.reverse_payment(
             session, case, payment_event_key=payment_key,
             amount_minor=event.amount_minor - refunded_before,
@@ -106,6 +106,11 @@ def _reversal(
     return ("payment reversed" if entry else "nothing left to reverse"), case.id
 
 
-def _reversed_total(session: Session, payment: LedgerEntry) -> int:
-    statement = select(LedgerEntry.amount_minor).where(LedgerEntry.reverses_entry_id == payment.id)
+def _refunded_total(session: Session, provider: str, payment: LedgerEntry) -> int:
+    """What refunds of the payment gave back so far. Refunds only: the provider's refund
+    total does not include a chargeback, so counting one would swallow a later refund."""
+    statement = select(LedgerEntry.amount_minor).where(
+        LedgerEntry.reverses_entry_id == payment.id,
+        LedgerEntry.event_key.startswith(f"refund:{provider}:", autoescape=True),
+    )
     return sum(session.scalars(statement))

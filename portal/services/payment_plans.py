@@ -28,6 +28,7 @@ from portal.models import (
     Frequency,
     Instalment,
     InstalmentStatus,
+    LedgerEntry,
     PaymentPlan,
     PlanStatus,
     Stage,
@@ -99,7 +100,10 @@ def check_choice(total_minor: int, choice: PlanChoice, today: date) -> None:
         raise PlanError("The instalments after the first start on a day after today.")
     if not 0 <= choice.down_payment_minor < total_minor:
         raise PlanError("The first payment must be less than the amount owed.")
-    if total_minor - choice.down_payment_minor < choice.instalments - 1:
+    # Every instalment takes at least one minor unit: without a down payment the first is
+    # an equal share too (``total // instalments``), so the total must cover all of them.
+    shared = choice.instalments - 1 if choice.down_payment_minor else choice.instalments
+    if total_minor - choice.down_payment_minor < shared:
         raise PlanError("The amount is too small to split into so many instalments.")
 
 
@@ -253,15 +257,29 @@ def rest_paid(session: Session, plan: PaymentPlan) -> None:
 
 def charge_paid(
     session: Session, instalment: Instalment, *, payment_ref: str, provider: str, today: date
-) -> None:
-    """An off-session charge of the instalment went through (from the job or a webhook)."""
+) -> LedgerEntry:
+    """An off-session charge of the instalment went through (from the job or a webhook);
+    returns the payment booked."""
+    _read_under_lock(session, instalment)
     case = instalment.plan.case
-    payments.record_payment(
+    paid = payments.record_payment(
         session, case, amount_minor=instalment.amount_minor,
         event_key=payment_event_key(provider, payment_ref), paid_on=today,
         description=f"Instalment {instalment.number} of {instalment.plan.instalment_count}",
     )  # fmt: skip
     instalment_paid(session, instalment)
+    end_with_case(session, case)
+    return paid.entry
+
+
+def _read_under_lock(session: Session, instalment: Instalment) -> None:
+    """Lock the case, then read the instalment, its plan and the case again: the charge
+    run's objects date from its claim, and the webhook may have recorded the charge since
+    (in another session). Money and plan change one at a time per case from here on."""
+    ledger.lock_case(session, instalment.plan.case)
+    session.refresh(instalment)
+    session.refresh(instalment.plan.case)
+    session.expire(instalment.plan)  # with its instalments, read again when next used
 
 
 def payment_event_key(provider: str, payment_ref: str) -> str:
@@ -271,8 +289,15 @@ def payment_event_key(provider: str, payment_ref: str) -> str:
 
 def charge_failed(session: Session, instalment: Instalment, failure: str, today: date) -> bool:
     """Record a failed charge; returns True when it will be retried (the debtor is asked
-    to pay or update the card), False when the instalment is missed."""
-    if instalment.status not in UNPAID:
+    to pay or update the card), False when the instalment is missed.
+
+    Both the charge run and the provider's webhook report a failed charge: only the first
+    report of an attempt (the instalment still ``PROCESSING``) counts, so one failure is
+    never retried, moved or counted as a miss twice."""
+    _read_under_lock(session, instalment)
+    if instalment.status is InstalmentStatus.FAILED:
+        return True  # recorded already; retried on ``next_attempt_on``
+    if instalment.status is not InstalmentStatus.PROCESSING:
         return False
     instalment.last_failure = failure[:300]
     retries = sorted(int(days) for days in instalment.plan.case.tenant.plan_retry_days)
@@ -310,7 +335,10 @@ def _missed(session: Session, instalment: Instalment, today: date) -> None:
         moved = _instalment(
             plan, number, due_date(last.due_on, plan.frequency, 1), instalment.amount_minor
         )
-        session.add(moved)
+        # Into the loaded collection, not only the session: the charge run pays the plan's
+        # next instalment in the same session, and a plan that did not list the moved one
+        # would count as completed (and a broken one would leave it scheduled).
+        plan.instalments.append(moved)
         outcome = f"Moved to the end of the plan ({moved.due_on.isoformat()})"
     else:
         instalment.status = InstalmentStatus.MISSED
@@ -341,6 +369,17 @@ def _end(session: Session, plan: PaymentPlan, status: PlanStatus, why: str) -> N
     if status is PlanStatus.COMPLETED:
         log_activity(session, plan.case, ActivityKind.NOTE, "Payment plan completed",
                      outcome="Completed", body=why, plan_id=plan.id)  # fmt: skip
+    session.flush()
+
+
+def end_with_case(session: Session, case: Case) -> None:
+    """A closed case (paid in full or settled outside the plan, or closed by hand) takes
+    no more instalments: its open plan is cancelled, so its card is not charged again."""
+    if case.stage is not Stage.CLOSED or (plan := open_plan(session, case)) is None:
+        return
+    _end(session, plan, PlanStatus.CANCELLED, "The case is closed")
+    log_activity(session, case, ActivityKind.NOTE, "Payment plan cancelled: the case is closed",
+                 outcome="Cancelled", plan_id=plan.id)  # fmt: skip
     session.flush()
 
 
@@ -383,6 +422,9 @@ def claim_attempt(
         select(Instalment).where(Instalment.id == instalment_id).with_for_update()
     )
     if instalment is None or instalment.plan.status is not PlanStatus.ACTIVE:
+        return None
+    if instalment.plan.case.stage is Stage.CLOSED:  # closed since the last run
+        end_with_case(session, instalment.plan.case)
         return None
     if instalment.status is not InstalmentStatus.PROCESSING:
         if instalment.status not in UNPAID or (instalment.next_attempt_on or today) > today:

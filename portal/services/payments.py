@@ -174,7 +174,7 @@ def reverse_payment(
         session, case, EntryKind.REVERSAL, amount,
         value_date=today, description=why[:300], event_key=event_key,
         reverses_entry_id=payment.id, commission_bp=payment.commission_bp,
-        commission_minor=-commission.commission_on(amount, payment.commission_bp or 0),
+        commission_minor=-_commission_back(session, payment, amount),
     )  # fmt: skip
     order = allocation.order_of(case.tenant.allocation_order)
     taken = allocation.take_back(amount, left, order)
@@ -192,6 +192,27 @@ def reverse_payment(
     return entry
 
 
+def _commission_back(session: Session, payment: LedgerEntry, amount_minor: int) -> int:
+    """The commission a reversal of ``amount_minor`` gives back: what the total reversed
+    so far earns, less what earlier reversals gave back. Rounding each part on its own
+    would give back more (or less) than the payment earned once it is all reversed."""
+    rate_bp = payment.commission_bp or 0
+    before = _reversed_total(session, payment)
+    return commission.commission_on(before + amount_minor, rate_bp) - commission.commission_on(
+        before, rate_bp
+    )
+
+
+def _reversed_total(session: Session, payment: LedgerEntry) -> int:
+    """What reversals of the payment gave back so far (positive minor units)."""
+    total = session.scalar(
+        select(func.coalesce(func.sum(LedgerEntry.amount_minor), 0)).where(
+            LedgerEntry.reverses_entry_id == payment.id
+        )
+    )
+    return int(total or 0)
+
+
 def _left_of(session: Session, payment: LedgerEntry) -> dict[ClaimPart, int]:
     """What a payment still pays on each part, after any earlier reversals of it."""
     reversal_ids = select(LedgerEntry.id).where(LedgerEntry.reverses_entry_id == payment.id)
@@ -205,11 +226,6 @@ def _left_of(session: Session, payment: LedgerEntry) -> dict[ClaimPart, int]:
     ).tuples()
     left = {part: int(amount) for part, amount in rows if amount > 0}
     if not left:  # booked before payments were allocated: all of it counts as principal
-        reversed_total = session.scalar(
-            select(func.coalesce(func.sum(LedgerEntry.amount_minor), 0)).where(
-                LedgerEntry.reverses_entry_id == payment.id
-            )
-        )
-        rest = -payment.amount_minor - int(reversed_total or 0)
+        rest = -payment.amount_minor - _reversed_total(session, payment)
         return {ClaimPart.PRINCIPAL: rest} if rest > 0 else {}
     return left

@@ -6,6 +6,7 @@ the debtor's address when there is one. Issued once per payment, however often a
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.adapters.mail import Mail, Mailer
@@ -21,7 +22,10 @@ def issue(session: Session, entry: LedgerEntry, mailer: Mailer) -> Document | No
     """Keep the receipt for the payment ``entry`` on its case and e-mail it (once)."""
     case = entry.case
     name = filename_for(entry)
-    if any(document.filename == name for document in case.documents):
+    # Asked in the database, not the case's loaded documents: a receipt issued earlier
+    # in this session is not in that list, and would be issued (and e-mailed) again.
+    issued = select(Document.id).where(Document.case_id == case.id, Document.filename == name)
+    if session.scalar(issued) is not None:
         return None
     paid_on = entry.value_date
     letter = letters.compose(
