@@ -73,6 +73,7 @@ def placement_request(
             name=debtor_name or f"Debtor {number} GmbH",
             email=f"accounts{number}@debtor.example",
             postal_code="10115",
+            language="en",  # stated: the tests read English; German is tested on purpose
         ),
         "invoices": tuple(
             InvoiceDetails(

@@ -8,4 +8,12 @@ from portal.web.access import require_audience
 bp = Blueprint("agency", __name__, url_prefix="/agency")
 require_audience(bp, STAFF_ROLES)
 
-from portal.agency import assignment, case_work, documents, views  # noqa: E402, F401 - registers the routes
+from portal.agency import (  # noqa: E402, F401 - registers the routes
+    assignment,
+    bundles,
+    case_work,
+    documents,
+    lawyers,
+    legal,
+    views,
+)

@@ -341,6 +341,8 @@ def move_stage(case_id: int) -> Page:
     if not form.validate_on_submit():
         return _refused(case, "stage", form, form.why, "Choose a step.")
     step = stages.TRANSITIONS.get(form.step.data or "")
+    if form.step.data in stages.GUIDED_STEPS:
+        return _refused(case, "stage", form, form.why, "This step has its own form below.")
     hold_reason = HoldReason(form.hold_reason.data) if form.hold_reason.data else None
     try:
         stages.move(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 import click
 from flask import current_app
@@ -11,7 +11,7 @@ from flask.cli import AppGroup
 from portal import db, jobs
 from portal.cli.payments import charge_due
 from portal.db import utcnow
-from portal.services import dunning
+from portal.services import dunning, litigation
 
 collections_group = AppGroup("collections", help="The daily collection work.")
 
@@ -27,7 +27,7 @@ collections_group = AppGroup("collections", help="The daily collection work.")
 @click.option("--batch-size", type=click.IntRange(1, 10_000), default=dunning.BATCH_SIZE)
 def run_due(run_date: object, batch_size: int) -> None:
     """Advance every case whose next dunning step is due, post interest, mark promises,
-    then charge the instalments due (marking the missed ones).
+    then charge the instalments due (marking the missed ones) and remind the hearings ahead.
 
     Safe to run more than once a day: a second run does nothing more.
     """
@@ -48,3 +48,10 @@ def run_due(run_date: object, batch_size: int) -> None:
         queue.enqueue(jobs.file_letter, *letter)
     queue.wait_idle(timeout=max(60.0, len(letters_to_file) * 2.0))
     click.echo(f"{len(letters_to_file)} letter(s) filed as PDF")
+    # Run on another day, the reminders are those due at this time of that day.
+    now = datetime.combine(today, utcnow().timetz())
+    reminded = litigation.send_hearing_reminders(
+        db.session, current_app.extensions["portal.mailer"], now
+    )
+    db.session.commit()
+    click.echo(f"{reminded} hearing reminder(s) sent")

@@ -50,6 +50,13 @@ INSTALMENT_LABELS = {
     InstalmentStatus.MISSED: _l("Missed"),
     InstalmentStatus.CANCELLED: _l("Cancelled"),
 }
+BREACH_TEXTS = {
+    "instalments": _l("%(chosen)s instalments (we can agree up to %(limit)s)"),
+    "frequency": _l("instalments this often"),
+    "first_payment": _l("a first payment under %(limit)s"),
+    "instalment_size": _l("instalments under %(limit)s"),
+    "start": _l("a start more than %(limit)s days away"),
+}
 FREQUENCY_LABELS = {
     Frequency.WEEKLY: _l("Weekly"),
     Frequency.FORTNIGHTLY: _l("Every two weeks"),
@@ -77,6 +84,11 @@ class PlanForm(FlaskForm):  # type: ignore[misc]
 @bp.app_template_global()
 def instalment_status(instalment: Instalment) -> str:
     return str(INSTALMENT_LABELS[instalment.status])
+
+
+def _breach_words(breach: payment_plans.PolicyBreach) -> str:
+    """What goes beyond the policy, in the debtor's language."""
+    return str(BREACH_TEXTS[breach.kind]) % {"chosen": breach.chosen, "limit": breach.limit}
 
 
 def provider() -> PaymentProvider:
@@ -153,7 +165,9 @@ def plan(token: str) -> Page:
             choice = _choice(form, case)
             payment_plans.check_choice(total, choice, today)
             preview = payment_plans.schedule(total, choice, today)
-            exceptions = payment_plans.policy_exceptions(case, total, choice, today)
+            exceptions = [
+                _breach_words(b) for b in payment_plans.policy_breaches(case, total, choice, today)
+            ]
         except payment_plans.PlanError as error:
             problem = str(error)
         if request.method == "POST" and problem is None:

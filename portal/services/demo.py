@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,6 +21,7 @@ from portal.models import (
     EntryKind,
     Frequency,
     HoldReason,
+    Lawyer,
     Role,
     Stage,
     Tenant,
@@ -126,6 +128,35 @@ def logins() -> list[DemoLogin]:
     return staff + creditors
 
 
+# The agency's network of lawyers, offered when legal action is proposed.
+LAWYERS: tuple[dict[str, Any], ...] = (
+    {
+        "name": "Dr. Anna Weber",
+        "firm": "Weber & Partner Rechtsanwälte",
+        "email": "a.weber@weber-partner.example",
+        "jurisdictions": ["DE", "AT"],
+        "languages": ["de", "en"],
+        "fee_terms": "RVG statutory fees; advance 50 % of the court fees",
+    },
+    {
+        "name": "James Holloway",
+        "firm": "Holloway Finch Solicitors LLP",
+        "email": "j.holloway@hollowayfinch.example",
+        "jurisdictions": ["GB"],
+        "languages": ["en"],
+        "fee_terms": "Fixed costs under CPR Part 45; court fee paid in advance by the agency",
+    },
+    {
+        "name": "Maître Claire Dubois",
+        "firm": "Dubois Avocats",
+        "email": "c.dubois@dubois-avocats.example",
+        "jurisdictions": ["FR", "BE", "LU"],
+        "languages": ["fr", "en", "de"],
+        "fee_terms": "Hourly rate EUR 220; injunction procedure at a flat EUR 450",
+    },
+)
+
+
 def load(session: Session, *, cases_per_tenant: int = 25, seed: int = 7) -> None:
     """Create the demo (call inside ``unscoped``, once: see ``is_loaded``)."""
     # Repeatable demo data, nothing secret.
@@ -148,6 +179,7 @@ def load(session: Session, *, cases_per_tenant: int = 25, seed: int = 7) -> None
             )
         for number in range(cases_per_tenant):
             _demo_case(session, tenant, number, rng, collectors)
+    session.add_all(Lawyer(**details) for details in LAWYERS)
     session.flush()
 
 

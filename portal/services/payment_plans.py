@@ -107,28 +107,54 @@ def check_choice(total_minor: int, choice: PlanChoice, today: date) -> None:
         raise PlanError("The amount is too small to split into so many instalments.")
 
 
-def policy_exceptions(case: Case, total_minor: int, choice: PlanChoice, today: date) -> list[str]:
-    """Where the choice goes beyond the tenant's policy, in words (empty: within it)."""
+@dataclass(frozen=True)
+class PolicyBreach:
+    """One way a choice goes beyond the policy: ``kind`` and the policy's ``limit`` (a
+    count, a frequency, an amount already formatted, a number of days)."""
+
+    kind: str  # instalments | frequency | first_payment | instalment_size | start
+    chosen: str
+    limit: str
+
+    @property
+    def words(self) -> str:
+        return {
+            "instalments": f"{self.chosen} instalments (the policy allows {self.limit})",
+            "frequency": f"{self.chosen} instalments are not offered",
+            "first_payment": f"a first payment under {self.limit}",
+            "instalment_size": f"instalments under {self.limit}",
+            "start": f"a start more than {self.limit} days away",
+        }[self.kind]
+
+
+def policy_breaches(
+    case: Case, total_minor: int, choice: PlanChoice, today: date
+) -> list[PolicyBreach]:
+    """Where the choice goes beyond the tenant's policy (empty: within it)."""
     tenant = case.tenant
     found = []
     if choice.instalments > tenant.plan_max_instalments:
         found.append(
-            f"{choice.instalments} instalments (the policy allows {tenant.plan_max_instalments})"
+            PolicyBreach("instalments", str(choice.instalments), str(tenant.plan_max_instalments))
         )
     if choice.frequency.value not in tenant.plan_frequencies:
-        found.append(f"{choice.frequency.value} instalments are not offered")
+        found.append(PolicyBreach("frequency", choice.frequency.value, ""))
     payments_due = schedule(total_minor, choice, today)
     minimum_first = -(-total_minor * tenant.plan_min_down_payment_bp // 10_000)
     if payments_due[0].amount_minor < minimum_first:
-        found.append(f"a first payment under {format_money(minimum_first, case.currency)}")
+        found.append(PolicyBreach("first_payment", "", format_money(minimum_first, case.currency)))
     smallest = min(p.amount_minor for p in payments_due)
     if smallest < min(tenant.plan_min_instalment_minor, total_minor):
-        found.append(
-            f"instalments under {format_money(tenant.plan_min_instalment_minor, case.currency)}"
-        )
+        minimum = format_money(tenant.plan_min_instalment_minor, case.currency)
+        found.append(PolicyBreach("instalment_size", "", minimum))
     if choice.start_on > today + timedelta(days=LATEST_START_DAYS):
-        found.append(f"a start more than {LATEST_START_DAYS} days away")
+        found.append(PolicyBreach("start", "", str(LATEST_START_DAYS)))
     return found
+
+
+def policy_exceptions(case: Case, total_minor: int, choice: PlanChoice, today: date) -> list[str]:
+    """Where the choice goes beyond the tenant's policy, in words for the collector."""
+    return [breach.words for breach in policy_breaches(case, total_minor, choice, today)]
 
 
 def open_plan(session: Session, case: Case) -> PaymentPlan | None:

@@ -95,11 +95,18 @@ TRANSITIONS = {
 CLOSING_STEPS = {t.closure: t.name for t in TRANSITIONS.values() if t.closure is not None}
 
 
+# Steps of the legal stage that carry more than a reason: a lawyer and an estimate, the
+# creditor's approval, the judgment's figures, an enforcement action. Their own forms take
+# them (through legal_requests, litigation and enforcement), never a bare move.
+GUIDED_STEPS = frozenset({"propose_legal", "start_litigation", "record_judgment", "enforce"})
+
+
 def available(case: Case, role: Role | None) -> list[Transition]:
-    """The moves this role may offer on this case now (guards are checked on ``move``)."""
+    """The bare moves this role may offer on this case now (guards are checked on ``move``)."""
     return [
         t for t in TRANSITIONS.values()
         if case.stage in t.sources and (role is None or role in t.roles)
+        and t.name not in GUIDED_STEPS
     ]  # fmt: skip
 
 

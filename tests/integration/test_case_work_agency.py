@@ -37,7 +37,7 @@ from portal.models import (
     Stage,
     Tenant,
 )
-from portal.services import direct_payments, ledger, promises, settlements
+from portal.services import direct_payments, ledger, promises, settlements, stages
 from tenants.scoping import TenantScope, set_scope, unscoped
 from tests.conftest import sign_in
 from tests.factories import make_case, make_tenant, make_user
@@ -575,3 +575,26 @@ def test_the_case_page_shows_the_work_forms(collector: FlaskClient, world) -> No
     for text in ("Log a call", "Send an e-mail", "Record a letter", "Add a note",
                  "Promises to pay", "Record a dispute", "Propose the settlement"):  # fmt: skip
         assert text in page
+
+
+@pytest.mark.parametrize("step", sorted(stages.GUIDED_STEPS))
+def test_legal_steps_are_refused_as_bare_moves(
+    client: FlaskClient, session: Session, step: str
+) -> None:
+    with unscoped(session):
+        admin = make_user(session, Role.AGENCY_ADMIN)
+        case = make_case(session, make_tenant(session, "acme"))
+        case.stage = Stage.NEGOTIATION
+        session.commit()
+    sign_in(client, admin)
+    path = f"/agency/cases/{case.id}"
+    page = client.get(path).get_data(as_text=True)
+    csrf = re.search(
+        r'id="stage-csrf_token" name="stage-csrf_token" type="hidden" value="([^"]+)"', page
+    )
+    data = {"stage-csrf_token": csrf.group(1), "stage-step": step, "stage-why": "because"}
+    answer = client.post(f"{path}/stage", data=data)
+    assert answer.status_code == 422 and "its own form" in answer.get_data(as_text=True)
+    with unscoped(session):
+        session.expire_all()
+        assert session.get(Case, case.id).stage is Stage.NEGOTIATION

@@ -260,3 +260,15 @@ def test_a_collector_issues_a_new_link_and_the_old_one_stops_working(
         new = link(session.get(Case, case.id))
     assert new != old
     assert client.get(old).status_code == 404 and client.get(new).status_code == 200
+
+
+def test_what_goes_beyond_the_policy_is_said_in_the_debtors_language(
+    client: FlaskClient, session: Session, case: Case
+) -> None:
+    with unscoped(session):
+        session.get(Case, case.id).debtor.language = "de"
+        session.commit()
+    query = "&".join(f"{k}={v}" for k, v in plan_form(instalments="24").items())
+    page = client.get(f"{link(case)}/plan?{query}").get_data(as_text=True)
+    assert "24 Raten (wir können bis zu 12 vereinbaren)" in page
+    assert "policy allows" not in page

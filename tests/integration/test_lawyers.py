@@ -84,7 +84,9 @@ def test_bad_details_are_refused(
     assert lawyers_in(session) == 0
 
 
-def test_a_collector_neither_sees_nor_changes_the_network(client: FlaskClient, session: Session) -> None:
+def test_a_collector_neither_sees_nor_changes_the_network(
+    client: FlaskClient, session: Session
+) -> None:
     with unscoped(session):
         collector = make_user(session, Role.COLLECTOR)
         session.commit()

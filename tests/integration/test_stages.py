@@ -148,3 +148,11 @@ def test_litigation_needs_the_creditors_approval(session: Session, case: Case) -
     with pytest.raises(StageError, match="creditor has approved"):
         stages.move(session, case, "start_litigation", actor_id=None, role=Role.LEGAL)
     assert case.stage is Stage.LEGAL_REVIEW
+
+
+def test_legal_steps_are_not_offered_as_bare_moves(session: Session, case: Case) -> None:
+    """Proposing legal action, litigation, judgment and enforcement each need their own form."""
+    for stage in (Stage.NEGOTIATION, Stage.LEGAL_REVIEW, Stage.LITIGATION, Stage.JUDGMENT):
+        arrange(session, case, stage)
+        offered = {t.name for t in stages.available(case, Role.AGENCY_ADMIN)}
+        assert not offered & stages.GUIDED_STEPS, stage

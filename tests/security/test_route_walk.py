@@ -28,11 +28,15 @@ from portal.models import (
     Dispute,
     Document,
     DocumentKind,
+    EnforcementAction,
+    EnforcementKind,
     Frequency,
     ImportBatch,
     Instalment,
     Invoice,
+    Lawyer,
     LedgerEntry,
+    LegalRequest,
     Party,
     PaymentPlan,
     PlanStatus,
@@ -70,6 +74,10 @@ OBJECT_ARGUMENTS: dict[str, Callable[[dict], object]] = {
     "dispute_id": lambda objects: objects["dispute"].id,
     "settlement_id": lambda objects: objects["settlement"].id,
     "plan_id": lambda objects: objects["plan"].id,
+    "request_id": lambda objects: objects["legal_request"].id,
+    "action_id": lambda objects: objects["enforcement_action"].id,
+    # Not a tenant's object: the agency's lawyers are shared (their admin is agency_admin only).
+    "lawyer_id": lambda objects: objects["lawyer"].id,
     # A checkout on the simulated provider's page.
     "ref": lambda objects: objects["checkout"].provider_ref,
     # Not a tenant's object: a language the debtor's pages are not offered in (404).
@@ -122,7 +130,8 @@ def tenant_objects(session: Session, tenant, *, debtor_name: str, reference: str
         instalment_count=24,
         start_on=date(2026, 4, 1),
     )
-    session.add_all([document, batch, dispute, settlement, plan])
+    lawyer = Lawyer(name=f"Counsel of {tenant.slug}", firm="Law LLP", email="law@law.example")
+    session.add_all([document, batch, dispute, settlement, plan, lawyer])
     session.flush()
     checkout = Checkout(
         tenant_id=tenant.id,
@@ -141,7 +150,11 @@ def tenant_objects(session: Session, tenant, *, debtor_name: str, reference: str
         due_on=date(2026, 3, 1),
         amount_minor=5_000,
     )
-    session.add_all([checkout, first])
+    legal_request = LegalRequest(
+        tenant_id=tenant.id, case_id=case.id, lawyer_id=lawyer.id, court_fees_minor=10_000
+    )
+    action = EnforcementAction(tenant_id=tenant.id, case_id=case.id, kind=EnforcementKind.LIEN)
+    session.add_all([checkout, first, legal_request, action])
     session.flush()
     api_key = api_keys.create_key(session, tenant, f"{reference} ERP", created_by_id=user.id).key
     return {
@@ -159,6 +172,9 @@ def tenant_objects(session: Session, tenant, *, debtor_name: str, reference: str
         "settlement": settlement,
         "plan": plan,
         "checkout": checkout,
+        "lawyer": lawyer,
+        "legal_request": legal_request,
+        "enforcement_action": action,
     }
 
 
