@@ -20,8 +20,12 @@ from portal.models import (
     DebtorKind,
     EntryKind,
     Frequency,
+    Hearing,
     HoldReason,
     Lawyer,
+    LegalProceeding,
+    LegalRequest,
+    LegalRequestStatus,
     Role,
     Stage,
     Tenant,
@@ -179,7 +183,47 @@ def load(session: Session, *, cases_per_tenant: int = 25, seed: int = 7) -> None
             )
         for number in range(cases_per_tenant):
             _demo_case(session, tenant, number, rng, collectors)
-    session.add_all(Lawyer(**details) for details in LAWYERS)
+    lawyers = [Lawyer(**details) for details in LAWYERS]
+    session.add_all(lawyers)
+    session.flush()
+    _demo_legal_files(session, lawyers[0], rng)
+
+
+# Where each legal stage's demo case stands: a request waiting for the creditor, or an
+# approved one with its court file.
+COURTS = ("Amtsgericht Berlin-Mitte", "County Court at Central London")
+
+
+def _demo_legal_files(session: Session, lawyer: Lawyer, rng: random.Random) -> None:
+    legal_stages = (Stage.LEGAL_REVIEW, Stage.LITIGATION, Stage.JUDGMENT, Stage.ENFORCEMENT)
+    cases = session.scalars(select(Case).where(Case.stage.in_(legal_stages)).order_by(Case.id))
+    for number, case in enumerate(cases):
+        approved = case.stage is not Stage.LEGAL_REVIEW
+        status = LegalRequestStatus.APPROVED if approved else LegalRequestStatus.AWAITING_CREDITOR
+        request = LegalRequest(
+            tenant_id=case.tenant_id, case_id=case.id, lawyer_id=lawyer.id, status=status,
+            court_fees_minor=45_000, lawyer_fees_minor=80_000, advance_minor=45_000,
+            note="Reminder, demand letter and calls unanswered; the debtor is solvent.",
+        )  # fmt: skip
+        session.add(request)
+        if not approved:
+            continue
+        session.flush()
+        proceeding = LegalProceeding(
+            tenant_id=case.tenant_id, case_id=case.id, request_id=request.id,
+            lawyer_id=lawyer.id, court=COURTS[number % len(COURTS)],
+            court_case_number=f"{rng.randint(1, 99)} C {rng.randint(100, 999)}/26",
+            filed_on=utcnow().date() - timedelta(days=40),
+        )  # fmt: skip
+        session.add(proceeding)
+        if case.stage is Stage.LITIGATION:
+            session.flush()
+            morning = utcnow().replace(hour=9, minute=30, second=0, microsecond=0)
+            hearing = Hearing(
+                tenant_id=case.tenant_id, proceeding_id=proceeding.id, case_id=case.id,
+                held_at=morning + timedelta(days=12), place="Room 2.14",
+            )  # fmt: skip
+            session.add(hearing)
     session.flush()
 
 
