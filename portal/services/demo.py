@@ -208,6 +208,8 @@ def _demo_legal_files(session: Session, lawyer: Lawyer, rng: random.Random) -> N
         session.add(request)
         if not approved:
             continue
+        request.decided_at = utcnow() - timedelta(days=45)
+        request.decision_comment = "Approved: the claim is undisputed."
         session.flush()
         proceeding = LegalProceeding(
             tenant_id=case.tenant_id, case_id=case.id, request_id=request.id,
