@@ -33,3 +33,15 @@ def issue_receipt(ledger_entry_id: int) -> None:
         if entry is not None:
             receipts.issue(db.session, entry, current_app.extensions["portal.mailer"])
         db.session.commit()
+
+
+def email_letter(case_id: int, key: str, day: str, comment: str = "") -> None:
+    """E-mail the debtor the ``key`` letter (a plan approved or declined, with the comment)."""
+    with unscoped(db.session):
+        case = db.session.get(Case, case_id)
+        if case is not None:
+            letters.email(
+                db.session, current_app.extensions["portal.mailer"], case, key,
+                today=date.fromisoformat(day), extra={"comment": comment},
+            )  # fmt: skip
+        db.session.commit()

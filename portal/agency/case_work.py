@@ -21,7 +21,7 @@ from wtforms import BooleanField, DateField, Field, SelectField, StringField, Te
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional
 
-from portal import db
+from portal import db, jobs
 from portal.agency import bp, views
 from portal.db import utcnow
 from portal.models import (
@@ -514,13 +514,18 @@ def decide_plan(case_id: int, plan_id: int) -> Page:
         )  # fmt: skip
     except payment_plans.PlanError as error:
         return _refused(case, "plan", form, form.comment, error)
-    return _done(
+    page = _done(
         case,
         "Plan approved: the debtor can pay the first instalment from the payment page."
         if approve
-        else "Plan declined.",
+        else "Plan declined; the debtor is told why.",
         "plans",
     )
+    key = "plan_approved" if approve else "plan_declined"
+    current_app.extensions["portal.jobs"].enqueue(
+        jobs.email_letter, case.id, key, utcnow().date().isoformat(), form.comment.data or ""
+    )
+    return page
 
 
 # --- the debtor's payment link -----------------------------------------------------------

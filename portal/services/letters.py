@@ -30,6 +30,7 @@ from babel.dates import format_date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from portal.adapters.mail import Mail, Mailer
 from portal.adapters.storage import Storage
 from portal.config import Settings
 from portal.models import (
@@ -56,6 +57,8 @@ KEYS = (
     "payment_plan_confirmation",
     "instalment_failed",
     "receipt",
+    "plan_approved",
+    "plan_declined",
 )
 LANGUAGES = ("en", "de")
 GERMAN_COUNTRIES = frozenset({"DE", "AT", "LI"})
@@ -280,6 +283,7 @@ def _assemble(
             if plan
             else None
         ),
+        "comment": str(extra.get("comment") or ""),
         "payment": (
             {
                 "amount": fmt.money(int(payment["amount_minor"])),
@@ -324,6 +328,7 @@ def sample_context(language: str) -> dict[str, Any]:
             "plan": {"instalments": [(day, 50_000), (day, 50_000)]},
             "payment": {"amount_minor": 50_000, "paid_on": day},
             "instalment": {"number": 2, "amount_minor": 50_000, "retry_on": day},
+            "comment": "A comment",
         },
     )
 
@@ -455,6 +460,25 @@ def save_template(
 
 
 # -- PDF ------------------------------------------------------------------------------
+
+
+def email(
+    session: Session,
+    mailer: Mailer,
+    case: Case,
+    key: str,
+    *,
+    today: date,
+    extra: Mapping[str, Any] | None = None,
+) -> bool:
+    """Send the ``key`` letter to the debtor by e-mail; False when they have no address or
+    asked for no e-mails (nothing is sent)."""
+    debtor = case.debtor
+    if not debtor.email or debtor.no_emails or debtor.cease_contact:
+        return False
+    letter = compose(session, case, key, ledger.balance(session, case), today=today, extra=extra)
+    mailer.send(session, Mail(debtor.email, letter.subject, letter.body, tenant_id=case.tenant_id))
+    return True
 
 
 def render_pdf(letter: Letter) -> bytes:

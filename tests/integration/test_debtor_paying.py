@@ -170,6 +170,10 @@ def test_a_plan_beyond_policy_waits_for_a_collector(
     with unscoped(session):
         session.expire_all()
         assert session.get(PaymentPlan, plan.id).status is PlanStatus.AWAITING_FIRST_PAYMENT
+        told = session.scalars(
+            select(OutboxMessage).where(OutboxMessage.recipient == case.debtor.email)
+        ).one()
+        assert "payment plan is approved" in told.subject and link(case) in told.body_text
 
 
 @pytest.mark.parametrize(
@@ -272,3 +276,35 @@ def test_what_goes_beyond_the_policy_is_said_in_the_debtors_language(
     page = client.get(f"{link(case)}/plan?{query}").get_data(as_text=True)
     assert "24 Raten (wir können bis zu 12 vereinbaren)" in page
     assert "policy allows" not in page
+
+
+def test_a_declined_plan_tells_the_debtor_why(
+    client: FlaskClient, session: Session, case: Case
+) -> None:
+    plan_url = f"{link(case)}/plan"
+    client.post(plan_url, data=plan_form(instalments="24") | {"csrf_token": csrf(client, plan_url)})
+    with unscoped(session):
+        plan = session.scalars(select(PaymentPlan)).one()
+        collector = make_user(session, Role.COLLECTOR)
+        session.commit()
+    sign_in(client, collector)
+    case_page = f"/agency/cases/{case.id}"
+    token = re.search(
+        r'id="plan-csrf_token" name="plan-csrf_token" type="hidden" value="([^"]+)"',
+        client.get(case_page).get_data(as_text=True),
+    ).group(1)
+    data = {"plan-csrf_token": token, "plan-decision": "decline"}
+    refused = client.post(f"{case_page}/plans/{plan.id}/decision", data=data)
+    assert refused.status_code == 422  # a decline needs the reason the debtor will read
+    reason = "We can agree at most twelve monthly instalments."
+    declined = client.post(
+        f"{case_page}/plans/{plan.id}/decision", data=data | {"plan-comment": reason}
+    )
+    assert declined.status_code == 302
+    with unscoped(session):
+        session.expire_all()
+        assert session.get(PaymentPlan, plan.id).status is PlanStatus.DECLINED
+        to_debtor = select(OutboxMessage).where(OutboxMessage.recipient == case.debtor.email)
+        told = session.scalars(to_debtor).one()
+        assert reason in told.body_text and "payment plan" in told.subject
+    assert "Choose a payment plan" in client.get(link(case)).get_data(as_text=True)
