@@ -48,7 +48,7 @@ from portal.services import (
 from portal.services.documents import DocumentRefused
 from portal.services.money import AmountError, parse_amount
 from portal.services.timeline import log_activity
-from portal.web.access import load_or_404
+from portal.web.access import load_on_case, load_or_404
 from portal.web.letters import confirm_settlement_by_letter
 
 Page = BaseResponse | tuple[str, int]
@@ -242,13 +242,6 @@ def _refused(
     return views._case_page(case, 422)
 
 
-def _load_dispute(case: Case, dispute_id: int) -> Dispute:
-    dispute = load_or_404(Dispute, dispute_id)
-    if dispute.case_id != case.id:
-        abort(404)  # a dispute of another case is not found under this one
-    return dispute
-
-
 # --- contact and notes -------------------------------------------------------------------
 
 
@@ -396,7 +389,7 @@ def open_dispute(case_id: int) -> Page:
 @bp.post("/cases/<int:case_id>/disputes/<int:dispute_id>/evidence")
 def add_evidence(case_id: int, dispute_id: int) -> Page:
     case = load_or_404(Case, case_id)
-    dispute = _load_dispute(case, dispute_id)
+    dispute = load_on_case(Dispute, dispute_id, case.id)
     form = _form("evidence")
     if not form.validate_on_submit():
         return _refused(case, "evidence", form)
@@ -425,7 +418,7 @@ def _upload(file: Any) -> disputes.Upload | None:
 @bp.post("/cases/<int:case_id>/disputes/<int:dispute_id>/request-evidence")
 def request_evidence(case_id: int, dispute_id: int) -> Page:
     case = load_or_404(Case, case_id)
-    dispute = _load_dispute(case, dispute_id)
+    dispute = load_on_case(Dispute, dispute_id, case.id)
     form = _form("request")
     if not form.validate_on_submit():
         return _refused(case, "request", form)
@@ -443,7 +436,7 @@ def request_evidence(case_id: int, dispute_id: int) -> Page:
 @bp.post("/cases/<int:case_id>/disputes/<int:dispute_id>/resolve")
 def resolve_dispute(case_id: int, dispute_id: int) -> Page:
     case = load_or_404(Case, case_id)
-    dispute = _load_dispute(case, dispute_id)
+    dispute = load_on_case(Dispute, dispute_id, case.id)
     form = _form("resolve")
     if not form.validate_on_submit():
         return _refused(case, "resolve", form)
@@ -500,9 +493,7 @@ def propose_settlement(case_id: int) -> Page:
 def decide_plan(case_id: int, plan_id: int) -> Page:
     """Approve a plan the debtor asked for beyond the policy, or decline it with a reason."""
     case = load_or_404(Case, case_id)
-    plan = load_or_404(PaymentPlan, plan_id)
-    if plan.case_id != case.id:
-        abort(404)
+    plan = load_on_case(PaymentPlan, plan_id, case.id)
     form = _form("plan")
     if not form.validate_on_submit():
         return _refused(case, "plan", form)

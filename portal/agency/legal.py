@@ -46,7 +46,7 @@ from portal.models import (
 from portal.services import enforcement, legal_costs, legal_requests, litigation, stages
 from portal.services.documents import DocumentRefused
 from portal.services.money import AmountError, parse_amount
-from portal.web.access import load_or_404, roles_required
+from portal.web.access import load_on_case, load_or_404, roles_required
 from portal.web.rendering import render_page
 
 Page = BaseResponse | tuple[str, int]
@@ -243,13 +243,6 @@ def _proceeding(case: Case) -> LegalProceeding:
     return proceeding
 
 
-def _action(case: Case, action_id: int) -> EnforcementAction:
-    action = load_or_404(EnforcementAction, action_id)
-    if action.case_id != case.id:
-        abort(404)  # an action of another case is not found under this one
-    return action
-
-
 # --- proposing legal action (any staff member) -------------------------------------------
 
 
@@ -383,7 +376,7 @@ def start_enforcement(case_id: int) -> Page:
 @roles_required(*LEGAL_ROLES)
 def enforcement_status(case_id: int, action_id: int) -> Page:
     case = load_or_404(Case, case_id)
-    action = _action(case, action_id)
+    action = load_on_case(EnforcementAction, action_id, case.id)
     form = _form("status", case)
     if not form.validate_on_submit():
         return _refused(case, "status", form, action_id=action_id)
@@ -406,7 +399,11 @@ def add_legal_cost(case_id: int) -> Page:
         return _refused(case, "cost", form)
     if (amounts := _amounts(case.currency, form.amount)) is None:
         return _refused(case, "cost", form)
-    action = _action(case, int(form.action.data)) if form.action.data else None
+    action = (
+        load_on_case(EnforcementAction, int(form.action.data), case.id)
+        if form.action.data
+        else None
+    )
     try:
         cost = enforcement.add_cost(
             db.session, case, description=form.description.data, amount_minor=amounts[0],
@@ -421,7 +418,7 @@ def add_legal_cost(case_id: int) -> Page:
 @roles_required(*LEGAL_ROLES)
 def record_proceeds(case_id: int, action_id: int) -> Page:
     case = load_or_404(Case, case_id)
-    action = _action(case, action_id)
+    action = load_on_case(EnforcementAction, action_id, case.id)
     form = _form("proceeds", case)
     if not form.validate_on_submit():
         return _refused(case, "proceeds", form, action_id=action_id)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, current_app, flash, g, redirect, request, url_for
+from flask import current_app, flash, g, redirect, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -33,7 +33,7 @@ from portal.models import (
 )
 from portal.services import disputes, legal_requests, settlements, stages
 from portal.services.documents import DocumentRefused
-from portal.web.access import load_or_404
+from portal.web.access import load_on_case, load_or_404
 from portal.web.letters import confirm_settlement_by_letter
 
 Page = BaseResponse | tuple[str, int]
@@ -99,16 +99,10 @@ def _refused(case: Case, name: str, form: Any, error: object = None) -> Page:
     return views._case_page(case, 422)
 
 
-def _belongs(case: Case, found: Settlement | Dispute | LegalRequest) -> None:
-    if found.case_id != case.id:
-        abort(404)
-
-
 @bp.post("/cases/<int:case_id>/settlements/<int:settlement_id>/decision")
 def decide_settlement(case_id: int, settlement_id: int) -> Page:
     case = load_or_404(Case, case_id)
-    settlement = load_or_404(Settlement, settlement_id)
-    _belongs(case, settlement)
+    settlement = load_on_case(Settlement, settlement_id, case.id)
     form = SettlementDecisionForm(prefix="decision")
     decision = request.form.get("decision")
     if not form.validate_on_submit() or decision not in {"approve", "decline"}:
@@ -136,8 +130,7 @@ def decide_settlement(case_id: int, settlement_id: int) -> Page:
 def decide_legal_action(case_id: int, request_id: int) -> Page:
     """Approve legal action (the case goes to litigation) or decline it."""
     case = load_or_404(Case, case_id)
-    legal_request = load_or_404(LegalRequest, request_id)
-    _belongs(case, legal_request)
+    legal_request = load_on_case(LegalRequest, request_id, case.id)
     form = LegalDecisionForm(prefix="legal")
     decision = request.form.get("decision")
     if not form.validate_on_submit() or decision not in {"approve", "decline"}:
@@ -163,8 +156,7 @@ def decide_legal_action(case_id: int, request_id: int) -> Page:
 @bp.post("/cases/<int:case_id>/disputes/<int:dispute_id>/evidence")
 def add_dispute_evidence(case_id: int, dispute_id: int) -> Page:
     case = load_or_404(Case, case_id)
-    dispute = load_or_404(Dispute, dispute_id)
-    _belongs(case, dispute)
+    dispute = load_on_case(Dispute, dispute_id, case.id)
     form = CreditorEvidenceForm(prefix="evidence")
     if not form.validate_on_submit():
         return _refused(case, "evidence", form)

@@ -73,3 +73,12 @@ def load_or_404(model: type[ModelT], object_id: int) -> ModelT:
     if found is None:
         abort(404)
     return found
+
+
+def load_on_case(model: type[ModelT], object_id: int, case_id: int) -> ModelT:
+    """Something of a case (a document, a dispute, a plan...) named under that case's URL:
+    404 when it belongs to another case, as when it does not exist."""
+    found = load_or_404(model, object_id)
+    if getattr(found, "case_id", None) != case_id:
+        abort(404)
+    return found

@@ -29,7 +29,7 @@ from portal.adapters.storage import DocumentNotFound, Storage, content_dispositi
 from portal.config import Settings
 from portal.models import Case, Document, DocumentKind
 from portal.services import documents
-from portal.web.access import load_or_404
+from portal.web.access import load_on_case, load_or_404
 
 JSON_VIEWS = {"start_direct_upload", "confirm_direct_upload"}
 
@@ -46,13 +46,6 @@ def _max_bytes() -> int:
 
 def _case_page(case_id: int) -> Response:
     return redirect(url_for(".case", case_id=case_id, _anchor="documents"))
-
-
-def _load_document(case_id: int, document_id: int) -> Document:
-    document = load_or_404(Document, document_id)
-    if document.case_id != case_id:
-        abort(404)
-    return document
 
 
 def _document_helpers() -> dict[str, Any]:
@@ -102,7 +95,7 @@ def upload_document(case_id: int) -> Response:
 
 
 def download_document(case_id: int, document_id: int) -> Response:
-    return send_document(_load_document(case_id, document_id), actor_id=current_user.id)
+    return send_document(load_on_case(Document, document_id, case_id), actor_id=current_user.id)
 
 
 def send_document(document: Document, *, actor_id: int | None) -> Response:
@@ -164,7 +157,7 @@ def start_direct_upload(case_id: int) -> tuple[Response, int]:
 
 
 def confirm_direct_upload(case_id: int, document_id: int) -> tuple[Response, int]:
-    document = _load_document(case_id, document_id)
+    document = load_on_case(Document, document_id, case_id)
     try:
         result = documents.confirm_direct_upload(
             db.session, _storage(), document, max_bytes=_max_bytes()

@@ -4,7 +4,7 @@ stand-in for Stripe's API: the charge's idempotency key, a run that stopped afte
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import date
 
 import pytest
 from sqlalchemy import select
@@ -26,9 +26,7 @@ from portal.models import (
 )
 from portal.services import checkouts, instalment_charges, payment_events, payment_plans
 from portal.services.payment_plans import PlanChoice
-from portal.services.placement import place_case
-from tenants.scoping import TenantScope, set_scope, unscoped
-from tests.factories import make_tenant, placement_request
+from tenants.scoping import unscoped
 from tests.fake_stripe import (  # noqa: F401 - the fixture
     DECLINED_CARD,
     FakeStripe,
@@ -36,11 +34,14 @@ from tests.fake_stripe import (  # noqa: F401 - the fixture
     fake_stripe,
     sign,
 )
+from tests.payment_support import PAGES, TODAY, place_in_agency_view
 
-PLACED = date(2026, 3, 1)
-TODAY = date(2026, 3, 2)
 DUE = date(2026, 4, 1)  # the second instalment
-PAGES = checkouts.CheckoutPages("https://portal.example/paid", "https://portal.example/pay", "en")
+
+
+@pytest.fixture
+def case(session: Session) -> Case:
+    return place_in_agency_view(session)
 
 
 @pytest.fixture
@@ -51,18 +52,6 @@ def fake(fake_stripe: FakeStripe) -> FakeStripe:  # noqa: F811 - the fixture imp
 @pytest.fixture
 def stripe(fake: FakeStripe) -> StripePayments:
     return StripePayments(fake.secret_key, fake.webhook_secret, fake.url)
-
-
-@pytest.fixture
-def case(session: Session) -> Case:
-    with unscoped(session):
-        when = datetime.combine(PLACED, time(9, 30), tzinfo=UTC)
-        request = placement_request(amounts=(120_000,))
-        found = place_case(session, make_tenant(session), request, today=PLACED, placed_at=when)
-        found.debtor.language = "en"  # else German, as for any debtor in Germany
-        session.commit()
-    set_scope(session, TenantScope.every_tenant())  # the agency's own view of every tenant
-    return found
 
 
 def deliver(session: Session, stripe: StripePayments, fake: FakeStripe, payload: bytes) -> str:

@@ -9,9 +9,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 from flask import Flask
@@ -59,39 +58,16 @@ from portal.services import (
     settlements,
 )
 from portal.services.payment_plans import PlanChoice
-from portal.services.placement import place_case
 from tenants.scoping import TenantScope, set_scope, unscoped
 from tests.conftest import create_postgres_database, drop_postgres_database
-from tests.factories import make_tenant, placement_request
+from tests.payment_support import PAGES, TODAY, place, place_in_agency_view, reload
 
-T = TypeVar("T")
-PLACED = date(2026, 3, 1)
-TODAY = date(2026, 3, 2)
-PAGES = checkouts.CheckoutPages("https://portal.example/paid", "https://portal.example/pay", "en")
 SIMULATED = SimulatedPayments.name
-
-
-def place(session: Session, amount: int = 120_000) -> Case:
-    with unscoped(session):
-        when = datetime.combine(PLACED, time(9, 30), tzinfo=UTC)
-        request = placement_request(amounts=(amount,))
-        found = place_case(session, make_tenant(session), request, today=PLACED, placed_at=when)
-        found.debtor.language = "en"  # else German, as for any debtor in Germany
-        session.commit()
-    return found
 
 
 @pytest.fixture
 def case(session: Session) -> Case:
-    found = place(session)
-    set_scope(session, TenantScope.every_tenant())  # the agency's own view of every tenant
-    return found
-
-
-def reload(session: Session, model: type[T], row_id: int) -> T:
-    session.flush()
-    session.expire_all()
-    return session.get_one(model, row_id)
+    return place_in_agency_view(session)
 
 
 def checkout_event(

@@ -6,7 +6,6 @@ leaves a case with a plan alone."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
-from typing import TypeVar
 
 import pytest
 from sqlalchemy import select
@@ -53,16 +52,17 @@ from portal.services import (
 )
 from portal.services.commission import commission_on
 from portal.services.payment_plans import PlanChoice, PlanError
-from portal.services.placement import place_case
-from tenants.scoping import TenantScope, set_scope, unscoped
-from tests.factories import make_tenant, make_user, placement_request
+from tenants.scoping import unscoped
+from tests.factories import make_user
+from tests.payment_support import PAGES, TODAY, place, place_in_agency_view, reload
 
-T = TypeVar("T")
-PLACED = date(2026, 3, 1)
-TODAY = date(2026, 3, 2)  # the debtor chooses the plan and pays its first instalment
 START = date(2026, 4, 1)  # the second instalment; then one a month
-PAGES = checkouts.CheckoutPages("https://portal.example/paid", "https://portal.example/pay", "en")
 SIX_MONTHLY = PlanChoice(6, Frequency.MONTHLY, START)
+
+
+@pytest.fixture
+def case(session: Session) -> Case:
+    return place_in_agency_view(session)
 
 
 class Provider(SimulatedPayments):
@@ -79,30 +79,6 @@ class Provider(SimulatedPayments):
         if int(request.metadata["instalment_id"]) in self.declines:
             return ChargeResult(paid.payment_ref, False, "Your card was declined.")
         return paid
-
-
-def place(session: Session, amount: int = 120_000) -> Case:
-    with unscoped(session):
-        tenant = make_tenant(session)
-        when = datetime.combine(PLACED, time(9, 30), tzinfo=UTC)
-        request = placement_request(amounts=(amount,))
-        found = place_case(session, tenant, request, today=PLACED, placed_at=when)
-        found.debtor.language = "en"  # else German, as for any debtor in Germany
-        session.commit()
-    return found
-
-
-@pytest.fixture
-def case(session: Session) -> Case:
-    found = place(session)
-    set_scope(session, TenantScope.every_tenant())  # the agency's own view of every tenant
-    return found
-
-
-def reload(session: Session, model: type[T], row_id: int) -> T:
-    session.flush()
-    session.expire_all()
-    return session.get_one(model, row_id)
 
 
 def pay_checkout(
