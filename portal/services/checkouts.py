@@ -23,6 +23,7 @@ from portal.models import (
     CheckoutPurpose,
     CheckoutStatus,
     Instalment,
+    InstalmentStatus,
     PaymentPlan,
     PlanStatus,
     Settlement,
@@ -141,12 +142,24 @@ def _amount_for(
     ):
         first = min(plan.instalments, key=lambda i: i.number)
         return first.amount_minor, plan, first, "first instalment"
+    if purpose in (CheckoutPurpose.INSTALMENT, CheckoutPurpose.REST) and _being_charged(plan):
+        raise CheckoutError(
+            "An instalment is being taken from your card right now; try again in a few minutes."
+        )
     if purpose is CheckoutPurpose.INSTALMENT and found.next_instalment is not None:
         instalment = found.next_instalment
         return instalment.amount_minor, plan, instalment, f"instalment {instalment.number}"
     if purpose is CheckoutPurpose.REST and found.plan_rest:
         return found.plan_rest, plan, None, "rest of the payment plan"
     raise CheckoutError("This payment is not open on the account any more.")
+
+
+def _being_charged(plan: PaymentPlan | None) -> bool:
+    """The daily run is charging one of the plan's instalments: paying it (or the rest) in
+    a checkout now could take the same money twice."""
+    return plan is not None and any(
+        i.status is InstalmentStatus.PROCESSING for i in plan.instalments
+    )
 
 
 def find(session: Session, provider: str, provider_ref: str) -> Checkout | None:

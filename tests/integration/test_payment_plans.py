@@ -490,6 +490,19 @@ def test_paying_the_next_instalment_early(session: Session, case: Case) -> None:
     assert [e.amount_minor for e in entries(session, case.id)] == [-20_000] * 3
 
 
+@pytest.mark.parametrize("purpose", [CheckoutPurpose.INSTALMENT, CheckoutPurpose.REST])
+def test_no_checkout_for_an_instalment_while_the_run_takes_it(
+    session: Session, case: Case, purpose: CheckoutPurpose
+) -> None:
+    """A run stopped after claiming an instalment: paying it again in a checkout could
+    take the same money twice, so the page asks the debtor to wait."""
+    plan_id = active_plan(session, case)
+    second = sorted(reload(session, PaymentPlan, plan_id).instalments, key=lambda i: i.number)[1]
+    assert payment_plans.claim_attempt(session, second.id, START) is not None
+    with pytest.raises(checkouts.CheckoutError, match="being taken from your card"):
+        checkouts.start(session, Provider(), reload(session, Case, case.id), purpose, PAGES)
+
+
 def test_paying_in_full_during_a_plan_stops_its_charges(session: Session, case: Case) -> None:
     """The debtor pays everything at once while the plan runs: the saved card is not
     charged for instalments of a debt that is paid."""
