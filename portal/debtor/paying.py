@@ -30,8 +30,6 @@ from portal.models import (
     Case,
     CheckoutPurpose,
     Frequency,
-    Instalment,
-    InstalmentStatus,
     PlanStatus,
 )
 from portal.services import checkouts, ledger, payment_plans
@@ -41,15 +39,6 @@ from portal.web.rendering import render_page
 
 Page = BaseResponse | str | tuple[str, int]
 OFFERED_COUNTS = range(payment_plans.MIN_INSTALMENTS, 25)
-INSTALMENT_LABELS = {
-    InstalmentStatus.SCHEDULED: _l("Scheduled"),
-    InstalmentStatus.PROCESSING: _l("Being collected"),
-    InstalmentStatus.FAILED: _l("Failed, tried again"),
-    InstalmentStatus.PAID: _l("Paid"),
-    InstalmentStatus.MOVED: _l("Moved to the end"),
-    InstalmentStatus.MISSED: _l("Missed"),
-    InstalmentStatus.CANCELLED: _l("Cancelled"),
-}
 BREACH_TEXTS = {
     "instalments": _l("%(chosen)s instalments (we can agree up to %(limit)s)"),
     "frequency": _l("instalments this often"),
@@ -79,11 +68,6 @@ class PlanForm(FlaskForm):  # type: ignore[misc]
     )
     start_on = DateField(_l("Second instalment on"), validators=[InputRequired()])
     down_payment = StringField(_l("First payment (optional)"), validators=[Optional()])
-
-
-@bp.app_template_global()
-def instalment_status(instalment: Instalment) -> str:
-    return str(INSTALMENT_LABELS[instalment.status])
 
 
 def _breach_words(breach: payment_plans.PolicyBreach) -> str:

@@ -12,12 +12,24 @@ from datetime import date, datetime
 from babel.dates import format_date
 from flask import Flask, g, has_request_context, request, session
 from flask_babel import Babel, get_locale
+from flask_babel import lazy_gettext as _l
 
 from portal.config import PROJECT_ROOT
+from portal.models import Instalment, InstalmentStatus
 from portal.services.letters import LANGUAGES, locale_for
 from portal.services.money import format_money
 
 LANGUAGE_KEY = "language"
+INSTALMENT_LABELS = {
+    InstalmentStatus.SCHEDULED: _l("Scheduled"),
+    InstalmentStatus.PROCESSING: _l("Being collected"),
+    InstalmentStatus.FAILED: _l("Failed, tried again"),
+    InstalmentStatus.PAID: _l("Paid"),
+    InstalmentStatus.MOVED: _l("Moved to the end"),
+    InstalmentStatus.MISSED: _l("Missed"),
+    InstalmentStatus.CANCELLED: _l("Cancelled"),
+}
+
 TRANSLATED_BLUEPRINTS = frozenset({"debtor"})
 babel = Babel()
 
@@ -58,8 +70,14 @@ def day(value: date | datetime | None) -> str:
     return str(format_date(value, format="medium", locale=page_locale()))
 
 
+def instalment_status(instalment: Instalment) -> str:
+    """An instalment's status in the page's language (schedules on every side show it)."""
+    return str(INSTALMENT_LABELS[instalment.status])
+
+
 def register_i18n(app: Flask) -> None:
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(PROJECT_ROOT / "portal" / "translations")
     babel.init_app(app, locale_selector=select_language)
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["day"] = day
+    app.add_template_global(instalment_status)
