@@ -91,6 +91,10 @@ class Tenant(Base):
     # Who bears the costs the agency advances in the legal stage when the debtor does not
     # pay them: "debtor" (added to the claim) or "creditor" (on the remittance statement).
     legal_costs_recoverable_from: Mapped[str] = mapped_column(String(10), default="debtor")
+    # Early intervention: the fee for an invoice paid after the check, and how many days
+    # after its due date an unpaid checked invoice becomes a full placement.
+    early_intervention_fee_minor: Mapped[int] = mapped_column(Integer, default=1500)
+    early_intervention_convert_days: Mapped[int] = mapped_column(Integer, default=14)
     # How long a debtor's payment link works after it is issued.
     payment_link_valid_days: Mapped[int] = mapped_column(Integer, default=90)
     brand_name: Mapped[str | None] = mapped_column(String(200))

@@ -18,6 +18,7 @@ from portal.models.collection import (
 )
 from portal.models.debtor import Debtor, DebtorContact, DebtorKind
 from portal.models.document import Document, DocumentKind, DocumentStatus
+from portal.models.early import CheckStatus, InvoiceCheck
 from portal.models.imports import ImportBatch, ImportRowError, ImportStatus
 from portal.models.interest import LatePaymentRule
 from portal.models.ledger import EntryKind, LedgerEntry
@@ -63,6 +64,7 @@ __all__ = [
     "AuditEntry",
     "Case",
     "CaseMessage",
+    "CheckStatus",
     "Checkout",
     "CheckoutPurpose",
     "CheckoutStatus",
@@ -93,6 +95,7 @@ __all__ = [
     "Instalment",
     "InstalmentStatus",
     "Invoice",
+    "InvoiceCheck",
     "Judgment",
     "LatePaymentRule",
     "Lawyer",

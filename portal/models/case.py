@@ -36,6 +36,8 @@ class Stage(enum.StrEnum):
     """Where a case stands in the collection process (transitions live in services)."""
 
     PLACED = "placed"
+    # Handed over early, for a check with the debtor rather than collection.
+    CHECK = "early.check"
     REMINDER = "amicable.reminder"
     DEMAND = "amicable.demand"
     NEGOTIATION = "amicable.negotiation"
@@ -60,6 +62,7 @@ class Stage(enum.StrEnum):
 
 STAGE_LABELS = {
     Stage.PLACED: "Placed",
+    Stage.CHECK: "Invoice check",
     Stage.REMINDER: "Reminder",
     Stage.DEMAND: "Demand letter",
     Stage.NEGOTIATION: "Negotiation",

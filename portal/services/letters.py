@@ -59,6 +59,7 @@ KEYS = (
     "receipt",
     "plan_approved",
     "plan_declined",
+    "invoice_check",
 )
 LANGUAGES = ("en", "de")
 GERMAN_COUNTRIES = frozenset({"DE", "AT", "LI"})

@@ -26,7 +26,16 @@ from portal.models import (
     PaymentAllocation,
     Stage,
 )
-from portal.services import allocation, audit, commission, ledger, promises, settlements, stages
+from portal.services import (
+    allocation,
+    audit,
+    commission,
+    invoice_checks,
+    ledger,
+    promises,
+    settlements,
+    stages,
+)
 from portal.services.money import format_money
 from portal.services.timeline import log_activity
 
@@ -77,6 +86,8 @@ def commission_rate(case: Case, principal_minor: int, today: date) -> commission
     hold), the claim's size and the age of its oldest invoice."""
     stage = case.stage_before_hold if case.stage is Stage.ON_HOLD else case.stage
     family = (stage or Stage.PLACED).family
+    if stage is Stage.CHECK:  # the early-intervention fee replaces the commission
+        return commission.CommissionRate(family, 0, "early intervention: a fixed fee instead")
     oldest_due = min((invoice.due_date for invoice in case.invoices), default=today)
     return commission.rate_for(case.tenant, family, principal_minor, (today - oldest_due).days)
 
@@ -142,7 +153,10 @@ def _apply_to_case(session: Session, case: Case, today: date) -> None:
     if settlements.settle_if_paid(session, case) is not None or case.stage is Stage.CLOSED:
         return
     if ledger.balance(session, case).outstanding <= 0:
+        checked = case.stage is Stage.CHECK
         stages.close(session, case, Closure.PAID, actor_id=None, why="Paid in full")
+        if checked:
+            invoice_checks.mark_paid(session, case)
 
 
 def reverse_payment(

@@ -26,12 +26,15 @@ from portal.models import (
     ActivityKind,
     AuditEntry,
     Case,
+    CheckStatus,
     Debtor,
     DebtorContact,
     DebtorKind,
     EntryKind,
     Invoice,
+    InvoiceCheck,
     LedgerEntry,
+    Stage,
     Tenant,
 )
 from portal.services import payment_links
@@ -127,6 +130,8 @@ class PlacementRequest:
     disputed: bool = False
     contract_reviewed: bool = False
     warning_signs: frozenset[WarningSign] = frozenset()
+    # Handed over for an early-intervention check, not (yet) for collection.
+    early_intervention: bool = False
 
     @property
     def total_minor(self) -> int:
@@ -374,7 +379,7 @@ def place_many(
             "creditor_reference": request.creditor_reference.strip(),
             "agency_reference": reference,
             "currency": request.currency or tenant.currency,
-            "stage": "placed",
+            "stage": Stage.CHECK.value if request.early_intervention else Stage.PLACED.value,
             "priority": priority_score(request, request.currency or tenant.currency, today),
             "next_action_on": today,
             "placed_at": when,
@@ -490,6 +495,13 @@ def _insert_placement_records(session: Session, batch: _NewCases) -> None:
          "object_type": "Case", "object_id": str(case_id), "at": when, "details": {}}
         for case_id in batch.case_ids
     ])  # fmt: skip
+    checks = [
+        {"tenant_id": tenant.id, "case_id": case_id, "status": CheckStatus.OPEN,
+         "created_at": when}
+        for request, _row, case_id in batch.each() if request.early_intervention
+    ]  # fmt: skip
+    if checks:
+        session.execute(insert(InvoiceCheck), checks)
 
 
 def place_case(

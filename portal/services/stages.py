@@ -37,7 +37,8 @@ from portal.services.timeline import log_activity
 
 AMICABLE = frozenset({Stage.PLACED, Stage.REMINDER, Stage.DEMAND, Stage.NEGOTIATION})
 LEGAL_STAGES = frozenset({Stage.LEGAL_REVIEW, Stage.LITIGATION, Stage.JUDGMENT, Stage.ENFORCEMENT})
-OPEN_STAGES = AMICABLE | LEGAL_STAGES | {Stage.ON_HOLD}
+# An invoice under an early-intervention check is open but not worked by the dunning run.
+OPEN_STAGES = AMICABLE | LEGAL_STAGES | {Stage.ON_HOLD, Stage.CHECK}
 WORKING_STAGES = AMICABLE | LEGAL_STAGES
 SYSTEM = None  # the actor of moves the dunning run makes
 
@@ -61,6 +62,8 @@ TRANSITIONS = {
     t.name: t
     for t in (
         Transition("send_reminder", "Send the reminder", frozenset({Stage.PLACED}), Stage.REMINDER),
+        Transition("convert", "Convert to a collection case", frozenset({Stage.CHECK}),
+                   Stage.PLACED, needs_reason=True),
         Transition("send_demand", "Send the demand letter", frozenset({Stage.REMINDER}),
                    Stage.DEMAND),
         Transition("negotiate", "Start negotiating", frozenset({Stage.REMINDER, Stage.DEMAND}),
