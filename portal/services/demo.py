@@ -31,7 +31,7 @@ from portal.models import (
     Tenant,
     User,
 )
-from portal.services import ledger, messages, payment_plans, payments
+from portal.services import invoice_checks, ledger, messages, payment_plans, payments
 from portal.services.money import format_money
 from portal.services.placement import (
     ContactDetails,
@@ -181,8 +181,10 @@ def load(session: Session, *, cases_per_tenant: int = 25, seed: int = 7) -> None
                 password=DEMO_PASSWORD,
                 tenant=tenant,
             )
-        for number in range(cases_per_tenant):
+        for number in range(cases_per_tenant - len(CHECK_ANSWERS)):
             _demo_case(session, tenant, number, rng, collectors)
+        for number, answer in enumerate(CHECK_ANSWERS, start=cases_per_tenant):
+            _demo_check(session, tenant, number, answer, rng)
     lawyers = [Lawyer(**details) for details in LAWYERS]
     session.add_all(lawyers)
     session.flush()
@@ -227,6 +229,45 @@ def _demo_legal_files(session: Session, lawyer: Lawyer, rng: random.Random) -> N
             )  # fmt: skip
             session.add(hearing)
     session.flush()
+
+
+# Early-intervention invoices: one the debtor confirmed, one not answered yet.
+CHECK_ANSWERS = (invoice_checks.Answer.CONFIRMED, None)
+
+
+def _demo_check(
+    session: Session,
+    tenant: Tenant,
+    number: int,
+    answer: invoice_checks.Answer | None,
+    rng: random.Random,
+) -> None:
+    """An invoice just due, handed over for a check rather than for collection."""
+    today = utcnow().date()
+    name = DEBTOR_NAMES[(number * 7 + tenant.id) % len(DEBTOR_NAMES)]
+    due = today - timedelta(days=rng.randint(2, 6))
+    invoice = InvoiceDetails(
+        number=f"INV-2026-{rng.randint(1000, 9999)}",
+        issue_date=due - timedelta(days=30),
+        due_date=due,
+        amount_minor=rng.randint(300, 9000) * 100,
+    )
+    debtor = DebtorDetails(
+        kind=DebtorKind.BUSINESS, name=name, email=f"ap{number}@{tenant.slug}-customer.example",
+        postal_code=f"{rng.randint(10000, 99999)}", country="DE",
+    )  # fmt: skip
+    reference = f"{tenant.slug.upper()[:3]}-{10000 + number}"
+    request = PlacementRequest(
+        debtor=debtor, invoices=(invoice,), creditor_reference=reference,
+        payment_term_days=30, early_intervention=True,
+    )  # fmt: skip
+    case = place_case(session, tenant, request, today=today)
+    check = invoice_checks.check_of(session, case)
+    if answer is not None and check is not None:
+        invoice_checks.record_answer(
+            session, check, answer=answer, expected_on=today + timedelta(days=7),
+            reason="", actor_id=None, today=today,
+        )  # fmt: skip
 
 
 def _demo_case(
