@@ -12,6 +12,7 @@ from portal.agency import (  # noqa: E402, F401 - registers the routes
     assignment,
     bundles,
     case_work,
+    checks,
     documents,
     lawyers,
     legal,

@@ -213,6 +213,7 @@ def to_placement(body: PlaceCase, currency: str) -> tuple[PlacementRequest, list
         disputed=body.disputed,
         contract_reviewed=body.contract_reviewed,
         warning_signs=frozenset(body.warning_signs),
+        early_intervention=body.early_intervention,
     )
     return placement, problems + interest_problems
 

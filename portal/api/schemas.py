@@ -91,6 +91,13 @@ class PlaceCase(RequestBody):
     disputed: bool = False
     contract_reviewed: bool = False
     warning_signs: list[WarningSign] = Field(default_factory=list)
+    early_intervention: bool = Field(
+        False,
+        description="Hand the invoices over for a check with the debtor (did they arrive, "
+        "are they disputed, when will they be paid) instead of collection; the case starts "
+        "in the stage `early.check` and becomes a collection case when still unpaid some "
+        "days after the due date.",
+    )
 
 
 class WithdrawCase(RequestBody):

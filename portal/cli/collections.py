@@ -11,7 +11,8 @@ from flask.cli import AppGroup
 from portal import db, jobs
 from portal.cli.payments import charge_due
 from portal.db import utcnow
-from portal.services import dunning, litigation
+from portal.services import dunning, invoice_checks, litigation
+from tenants.scoping import unscoped
 
 collections_group = AppGroup("collections", help="The daily collection work.")
 
@@ -27,7 +28,8 @@ collections_group = AppGroup("collections", help="The daily collection work.")
 @click.option("--batch-size", type=click.IntRange(1, 10_000), default=dunning.BATCH_SIZE)
 def run_due(run_date: object, batch_size: int) -> None:
     """Advance every case whose next dunning step is due, post interest, mark promises,
-    then charge the instalments due (marking the missed ones) and remind the hearings ahead.
+    then write the invoice checks (converting those unpaid too long), charge the
+    instalments due (marking the missed ones) and remind the hearings ahead.
 
     Safe to run more than once a day: a second run does nothing more.
     """
@@ -41,6 +43,8 @@ def run_due(run_date: object, batch_size: int) -> None:
         batch_size=batch_size,
     )
     click.echo(f"{today.isoformat()}: {report.summary()}")
+    # After the dunning run: a case converted today is dunned from tomorrow, not twice now.
+    click.echo(f"{today.isoformat()}: {_check_invoices(today)}")
     click.echo(f"{today.isoformat()}: {charge_due(today).summary()}")
     # The run has committed; the letters' PDFs are rendered as jobs, then kept on the cases.
     queue = current_app.extensions["portal.jobs"]
@@ -55,3 +59,14 @@ def run_due(run_date: object, batch_size: int) -> None:
     )
     db.session.commit()
     click.echo(f"{reminded} hearing reminder(s) sent")
+
+
+def _check_invoices(today: date) -> str:
+    """Write to the debtors of invoices newly under check; convert those unpaid too long."""
+    with unscoped(db.session):
+        written = invoice_checks.send_check_letters(
+            db.session, current_app.extensions["portal.mailer"], today
+        )
+        converted = invoice_checks.convert_due(db.session, today)
+        db.session.commit()
+    return f"{written} invoice check(s) written, {converted} converted to collection"

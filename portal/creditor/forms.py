@@ -97,6 +97,9 @@ class PlacementForm(FlaskForm):  # type: ignore[misc]
     )
     disputed = BooleanField("The debtor disputes the debt")
     contract_reviewed = BooleanField("We reviewed the contract and the terms of sale")
+    early_intervention = BooleanField(
+        "Early intervention: check the invoice with the debtor before collection"
+    )
     warning_signs = SelectMultipleField(
         "Warning signs you have seen",
         choices=[SelectChoice(sign.value, WARNING_SIGN_LABELS[sign]) for sign in WarningSign],
@@ -128,6 +131,7 @@ class PlacementForm(FlaskForm):  # type: ignore[misc]
             disputed=bool(self.disputed.data),
             contract_reviewed=bool(self.contract_reviewed.data),
             warning_signs=frozenset(WarningSign(value) for value in self.warning_signs.data or ()),
+            early_intervention=bool(self.early_intervention.data),
         )
 
     def _debtor(self) -> DebtorDetails:

@@ -15,6 +15,7 @@ from portal.models import Case, EntryKind, Stage
 from portal.services import (
     creditor_decisions,
     direct_payments,
+    invoice_checks,
     ledger,
     messages,
     payment_plans,
@@ -58,6 +59,7 @@ def home() -> str:
         all_stages=list(Stage),
         sorts=SORTS,
         waiting=creditor_decisions.waiting(db.session),
+        checks=invoice_checks.figures(db.session),
     )
 
 
@@ -108,6 +110,7 @@ def _case_page(case: Case, status: int = 200, **forms: object) -> tuple[str, int
         withdraw_form=forms.get("withdraw_form") or WithdrawForm(formdata=None),
         payment_form=payment_form,
         is_legal=stages.is_legal(case),
+        check=invoice_checks.check_of(db.session, case),
     )
     return page, status
 

@@ -85,6 +85,9 @@ COLUMNS: tuple[Column, ...] = (
            "How many reminders you sent, 0 to 99. Empty means 0.", "2"),
     Column("disputed", "Disputed", False, Level.CASE,
            "yes if the debtor disputes the claim, else no. Empty means no.", "no"),
+    Column("early_intervention", "Early intervention", False, Level.CASE,
+           "yes to have the invoices checked with the debtor before collection, else no. "
+           "Empty means no.", "no"),
 )  # fmt: skip
 
 BY_NAME = {column.name: column for column in COLUMNS}

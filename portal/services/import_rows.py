@@ -40,8 +40,8 @@ KINDS = {
     "private": DebtorKind.PERSON,
     "individual": DebtorKind.PERSON,
 }
-YES = {"yes", "y", "true", "1"}
-NO = {"no", "n", "false", "0"}
+YES = {"yes", "y", "true", "1", "ja"}
+NO = {"no", "n", "false", "0", "nein"}
 ISO_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?")
 LOCAL_DATE = re.compile(r"(\d{1,2})[./-](\d{1,2})[./-](\d{2}|\d{4})(?: \d{1,2}:\d{2}(?::\d{2})?)?")
 # Where check_placements reports a problem, as template columns.
@@ -395,6 +395,7 @@ class _CaseReader:
             ),
             reminders_sent=self.cell(first, "reminders_sent", parse_whole_number, None) or 0,
             disputed=self.cell(first, "disputed", parse_yes_no, None) or False,
+            early_intervention=self.cell(first, "early_intervention", parse_yes_no, None) or False,
         )
 
 

@@ -131,16 +131,19 @@ def mark_paid(session: Session, case: Case) -> None:
     session.flush()
 
 
-def convert(session: Session, check: InvoiceCheck, *, actor_id: int | None, why: str) -> None:
-    """Make the checked invoice a full placement: the collection process starts."""
+def convert(
+    session: Session, check: InvoiceCheck, *, actor_id: int | None, why: str, today: date
+) -> None:
+    """Make the checked invoice a full placement: the collection process starts (the
+    dunning run takes it from the next day)."""
     case = check.case
     if check.status not in (*WAITING, CheckStatus.DISPUTED) or case.stage is not Stage.CHECK:
         raise CheckError("This invoice is no longer being checked.")
     stages.move(session, case, "convert", actor_id=actor_id, role=None, why=why)
-    check.status, check.converted_on, check.follow_up_on = (
-        CheckStatus.CONVERTED, utcnow().date(), None,
-    )  # fmt: skip
-    case.next_action_on = utcnow().date()
+    check.status, check.converted_on, check.follow_up_on = CheckStatus.CONVERTED, today, None
+    case.next_action_on = today
+    # Its first dunning step comes with tomorrow's run (interest runs from the due date).
+    case.last_dunning_on = today
     session.flush()
 
 
@@ -161,7 +164,7 @@ def convert_due(session: Session, today: date) -> int:
         last_due = max((invoice.due_date for invoice in case.invoices), default=today)
         days = case.tenant.early_intervention_convert_days
         if last_due + timedelta(days=days) < today:
-            convert(session, check, actor_id=None,
+            convert(session, check, actor_id=None, today=today,
                     why=f"Still unpaid {days} days after the due date")  # fmt: skip
             converted += 1
     return converted

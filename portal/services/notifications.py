@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.adapters.mail import Mail, Mailer
-from portal.models import Case, Dispute, PaymentPlan, Role, User
+from portal.models import Case, Dispute, InvoiceCheck, PaymentPlan, Role, Stage, User
 from portal.services.ledger import balance
 from portal.services.money import format_money
 from portal.services.promises import MAX_PRIORITY
@@ -32,7 +32,7 @@ def placement_acknowledged(
                 f"Agency reference: {case.agency_reference}\n"
                 f"Amount placed: {format_money(owed.principal, case.currency)} "
                 f"in {len(case.invoices)} invoice(s)\n\n"
-                "We start with a reminder to the debtor and keep every call, letter and "
+                f"{_first_step(case)} and keep every call, letter and "
                 "e-mail on the case timeline in the portal, where you can follow it.\n\n"
                 f"Kind regards,\n{agency_name}"
             ),
@@ -71,6 +71,39 @@ def debtor_disputed(session: Session, mailer: Mailer, dispute: Dispute, *, case_
                     f"Their reason:\n{dispute.reason}\n\n{attached}"
                     f"The case is on hold until the dispute is decided; decide by "
                     f"{dispute.due_on.isoformat()}.\n{case_url}\n"
+                ),
+                tenant_id=case.tenant_id,
+            ),
+        )
+
+
+def _first_step(case: Case) -> str:
+    if case.stage is Stage.CHECK:
+        return "We first check the invoices with the debtor, before any collection,"
+    return "We start with a reminder to the debtor"
+
+
+def check_disputed(session: Session, mailer: Mailer, check: InvoiceCheck) -> None:
+    """Report back to the creditor's people that the debtor disputes an invoice under check."""
+    case = check.case
+    recipients = session.scalars(
+        select(User).where(User.tenant_id == case.tenant_id, User.active.is_(True))
+    ).all()
+    for user in recipients:
+        mailer.send(
+            session,
+            Mail(
+                recipient=user.email,
+                subject=f"Invoice disputed \N{EN DASH} {case.debtor.name}, "
+                f"{case.creditor_reference}",
+                body_text=(
+                    f"Dear {user.name},\n\n"
+                    f"When we checked the invoices of {case.debtor.name} (your reference "
+                    f"{case.creditor_reference}, agency reference {case.agency_reference}) "
+                    "with the debtor, they disputed them:\n\n"
+                    f"{check.dispute_reason or ''}\n\n"
+                    "We do not collect a disputed invoice: please look into it and tell us "
+                    "through the case's messages in the portal how to go on.\n"
                 ),
                 tenant_id=case.tenant_id,
             ),

@@ -99,10 +99,13 @@ TRANSITIONS = {
 CLOSING_STEPS = {t.closure: t.name for t in TRANSITIONS.values() if t.closure is not None}
 
 
-# Steps of the legal stage that carry more than a reason: a lawyer and an estimate, the
-# creditor's approval, the judgment's figures, an enforcement action. Their own forms take
-# them (through legal_requests, litigation and enforcement), never a bare move.
-GUIDED_STEPS = frozenset({"propose_legal", "start_litigation", "record_judgment", "enforce"})
+# Steps that carry more than a reason: a lawyer and an estimate, the creditor's approval,
+# the judgment's figures, an enforcement action, the end of an invoice check. Their own
+# forms take them (legal_requests, litigation, enforcement, invoice_checks), never a bare
+# move.
+GUIDED_STEPS = frozenset(
+    {"propose_legal", "start_litigation", "record_judgment", "enforce", "convert"}
+)
 
 
 def available(case: Case, role: Role | None) -> list[Transition]:
