@@ -393,7 +393,8 @@ def place_many(
             "contract_reviewed": request.contract_reviewed,
             "warning_signs": effective_warning_signs(request, today),
             "import_batch_id": import_batch_id,
-            **payment_links.new_link(reference, tenant.payment_link_valid_days, when),
+            # The link is issued now, whenever the case counts as placed (imports of history).
+            **payment_links.new_link(reference, tenant.payment_link_valid_days, utcnow()),
         }
         for request, debtor_id, reference in zip(requests, debtor_ids, references, strict=True)
     ]

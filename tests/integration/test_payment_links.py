@@ -8,9 +8,10 @@ from sqlalchemy.orm import Session
 from portal.db import utcnow
 from portal.models import Case
 from portal.services import payment_links
+from portal.services.placement import place_case
 from tenants.scoping import unscoped
 from tests.conftest import TEST_SECRET
-from tests.factories import make_case, make_tenant
+from tests.factories import make_case, make_tenant, placement_request
 
 
 @pytest.fixture
@@ -76,3 +77,16 @@ def test_cases_without_a_link_get_one_from_the_command(app, session: Session, ca
         reloaded = session.get(Case, case.id)
         token = payment_links.token_for(reloaded)
         assert token and payment_links.find_case(session, token, utcnow()) is reloaded
+
+
+def test_a_case_placed_with_an_earlier_date_gets_a_link_that_works_now(session: Session) -> None:
+    """Importing history (a placement date long past) must not hand out expired links."""
+    long_ago = utcnow() - timedelta(days=400)
+    with unscoped(session):
+        tenant = make_tenant(session, "history")
+        placed = place_case(session, tenant, placement_request(), placed_at=long_ago)
+        token = payment_links.token_for(placed)
+        assert token is not None
+        assert payment_links.find_case(session, token, utcnow()) is placed
+        valid_days = timedelta(days=tenant.payment_link_valid_days)
+        assert placed.payment_link_expires_at > utcnow() + valid_days - timedelta(minutes=5)
