@@ -18,6 +18,7 @@ from portal.models import (
     Case,
     Debtor,
     Invoice,
+    InvoiceCheck,
     LedgerEntry,
     PromiseStatus,
     PromiseToPay,
@@ -70,6 +71,7 @@ class CaseFilter:
 class CaseRow:
     case: Case
     balance: Balance
+    check: InvoiceCheck | None = None  # for invoices handed over for an early check
 
 
 @dataclass(frozen=True)
@@ -190,7 +192,13 @@ def _rows(session: Session, statement: Select[tuple[Case]]) -> list[CaseRow]:
     statement = statement.options(joinedload(Case.debtor), joinedload(Case.tenant))
     cases = list(session.scalars(statement).unique())
     sums = balances(session, cases)
-    return [CaseRow(case, sums[case.id]) for case in cases]
+    checks = {
+        check.case_id: check
+        for check in session.scalars(
+            select(InvoiceCheck).where(InvoiceCheck.case_id.in_([case.id for case in cases]))
+        )
+    }
+    return [CaseRow(case, sums[case.id], checks.get(case.id)) for case in cases]
 
 
 def find_cases(session: Session, filters: CaseFilter) -> CasePage:

@@ -304,3 +304,15 @@ def test_a_dispute_is_reported_to_the_creditors_people(
     mail = mails_to(session, creditor.email)[-1]
     assert mail.subject.startswith("Invoice disputed")
     assert "Wrong price" in mail.body_text
+
+
+def test_the_creditors_list_shows_each_checks_outcome(
+    client: FlaskClient, session: Session, acme: Tenant, creditor: User
+) -> None:
+    sign_in(client, creditor)
+    confirmed, disputed = place_check(session, acme), place_check(session, acme)
+    answer(session, confirmed, Answer.CONFIRMED, expected_on=date(2026, 3, 20))
+    answer(session, disputed, Answer.DISPUTED, reason="Goods never delivered")
+    listing = client.get("/creditor/").get_data(as_text=True)
+    assert "Check: confirmed, will pay by 20 Mar 2026" in listing
+    assert "Check: disputed: Goods never delivered" in listing
