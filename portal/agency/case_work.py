@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, current_app, flash, g, redirect, url_for
+from flask import abort, current_app, g
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -226,20 +226,13 @@ def case_work_context(case: Case) -> dict[str, Any]:
 
 
 def _done(case: Case, message: str, anchor: str = "case-work") -> BaseResponse:
-    db.session.commit()
-    flash(message, "success")
-    return redirect(url_for("agency.case", case_id=case.id, _anchor=anchor))
+    return views.case_form_done(case, message, anchor)
 
 
 def _refused(
     case: Case, name: str, form: Any, field: Field | None = None, error: object = None
 ) -> Page:
-    """Show the page again with ``form`` and its errors; nothing of the attempt is kept."""
-    db.session.rollback()
-    if error is not None and field is not None:
-        field.errors = [*field.errors, str(error)]
-    g.case_work_forms = {name: form}
-    return views._case_page(case, 422)
+    return views.case_form_refused(case, "case_work_forms", name, form, field=field, error=error)
 
 
 # --- contact and notes -------------------------------------------------------------------

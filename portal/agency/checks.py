@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, current_app, flash, g, redirect, url_for
+from flask import abort, current_app, g
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response as BaseResponse
@@ -76,20 +76,13 @@ def _check(case: Case) -> InvoiceCheck:
 
 
 def _done(case: Case, message: str) -> BaseResponse:
-    db.session.commit()
-    flash(message, "success")
-    return redirect(url_for("agency.case", case_id=case.id, _anchor="check"))
+    return views.case_form_done(case, message, "check")
 
 
 def _refused(
     case: Case, name: str, form: Any, field: Field | None = None, error: object = None
 ) -> Page:
-    """Show the page again with ``form`` and its errors; nothing of the attempt is kept."""
-    db.session.rollback()
-    if error is not None and field is not None:
-        field.errors = [*field.errors, str(error)]
-    g.check_forms = {name: form}
-    return views._case_page(case, 422)
+    return views.case_form_refused(case, "check_forms", name, form, field=field, error=error)
 
 
 @bp.get("/checks")

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import UTC
 from typing import Any
 
-from flask import abort, current_app, flash, g, redirect, request, url_for
+from flask import abort, current_app, g, request
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -194,9 +194,7 @@ def legal_context(case: Case) -> dict[str, Any]:
 
 
 def _done(case: Case, message: str) -> BaseResponse:
-    db.session.commit()
-    flash(message, "success")
-    return redirect(url_for("agency.case", case_id=case.id, _anchor="legal"))
+    return views.case_form_done(case, message, "legal")
 
 
 def _refused(
@@ -208,12 +206,10 @@ def _refused(
     *,
     action_id: int | None = None,
 ) -> Page:
-    """Show the page again with ``form`` and its errors; nothing of the attempt is kept."""
-    db.session.rollback()
-    if error is not None and field is not None:
-        field.errors = [*field.errors, str(error)]
-    g.legal_forms, g.legal_action_id = {name: form}, action_id
-    return views._case_page(case, 422)
+    """The case page again with the refused form; ``action_id``: the enforcement action
+    whose form it was (its row shows the errors)."""
+    g.legal_action_id = action_id
+    return views.case_form_refused(case, "legal_forms", name, form, field=field, error=error)
 
 
 def _amounts(currency: str, *fields: Field) -> list[int] | None:

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
-from flask import flash, redirect, request, url_for
+from typing import Any
+
+from flask import flash, g, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
+from wtforms import Field
 
 from portal import db
 from portal.agency import bp
@@ -79,6 +82,32 @@ def _case_page(
         message_form=message_form or MessageForm(formdata=None),
     )
     return page, status
+
+
+def case_form_refused(
+    case: Case,
+    posted: str,
+    name: str,
+    form: Any,
+    *,
+    field: Field | None = None,
+    error: object = None,
+) -> tuple[str, int]:
+    """Show the case page again (422) with the refused ``form`` and its errors; nothing of
+    the attempt is kept. ``posted`` is the ``g`` attribute the section's template global
+    reads its posted forms from (``case_work_forms``, ``legal_forms``, ``check_forms``)."""
+    db.session.rollback()
+    if error is not None and field is not None:
+        field.errors = [*field.errors, str(error)]
+    setattr(g, posted, {name: form})
+    return _case_page(case, 422)
+
+
+def case_form_done(case: Case, message: str, anchor: str) -> BaseResponse:
+    """Commit what a case-page form did and go back to its section on the page."""
+    db.session.commit()
+    flash(message, "success")
+    return redirect(url_for("agency.case", case_id=case.id, _anchor=anchor))
 
 
 @bp.get("/cases/<int:case_id>")
