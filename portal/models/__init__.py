@@ -51,6 +51,7 @@ from portal.models.payment import (
     PlanStatus,
     ProviderEvent,
 )
+from portal.models.statement import RemittanceStatement, StatementLine, StatementLineKind
 from portal.models.user import CREDITOR_ROLES, STAFF_ROLES, Role, StaffTenantAccess, User
 from tenants.models import Tenant, TenantStatus
 
@@ -113,11 +114,14 @@ __all__ = [
     "PromiseStatus",
     "PromiseToPay",
     "ProviderEvent",
+    "RemittanceStatement",
     "Role",
     "Settlement",
     "SettlementStatus",
     "StaffTenantAccess",
     "Stage",
+    "StatementLine",
+    "StatementLineKind",
     "Tenant",
     "TenantStatus",
     "User",

@@ -99,7 +99,13 @@ class Case(TenantOwned, Base):
         # The creditor's dashboard: cases by stage and by placement date.
         Index("ix_cases_tenant_stage", "tenant_id", "stage"),
         Index("ix_cases_tenant_placed", "tenant_id", "placed_at"),
-    )
+        # Dashboards aggregate the money summaries below without reading the wide rows.
+        Index(
+            "ix_cases_portfolio",
+            "tenant_id", "currency", "stage", "oldest_due_on",
+            postgresql_include=["placed_at", "placed_minor", "claimed_minor", "collected_minor"],
+        ),
+    )  # fmt: skip
 
     id: Mapped[int] = mapped_column(primary_key=True)
     debtor_id: Mapped[int] = mapped_column(ForeignKey("debtors.id"), index=True)
@@ -136,6 +142,14 @@ class Case(TenantOwned, Base):
     payment_link_nonce: Mapped[str | None] = mapped_column(String(32))
     payment_link_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     payment_link_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Summaries of the ledger kept up to date as entries are booked (``ledger.book`` and the
+    # two bulk paths), so dashboards add up rows of cases instead of every entry;
+    # ``flask ledger verify`` proves they equal the ledger. All in minor units.
+    placed_minor: Mapped[int] = mapped_column(BigInteger, default=0)  # principal
+    claimed_minor: Mapped[int] = mapped_column(BigInteger, default=0)  # all that was claimed
+    collected_minor: Mapped[int] = mapped_column(BigInteger, default=0)  # paid less given back
+    # The due date of the oldest invoice: how long the claim has been past due.
+    oldest_due_on: Mapped[date | None] = mapped_column(Date)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
     tenant: Mapped[Tenant] = relationship()
@@ -156,6 +170,10 @@ class Case(TenantOwned, Base):
     messages: Mapped[list[CaseMessage]] = relationship(
         back_populates="case", order_by="CaseMessage.created_at"
     )
+
+    @property
+    def outstanding_minor(self) -> int:
+        return self.claimed_minor - self.collected_minor
 
 
 class Invoice(TenantOwned, Base):

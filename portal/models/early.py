@@ -46,6 +46,8 @@ class InvoiceCheck(TenantOwned, Base):
     converted_on: Mapped[date | None] = mapped_column(Date)
     # The tenant's early-intervention fee, earned when the invoice is paid after the check.
     fee_minor: Mapped[int | None] = mapped_column(BigInteger)
+    # The day the fee was earned (the invoice was paid): its remittance statement's period.
+    fee_charged_on: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     case: Mapped[Case] = relationship()

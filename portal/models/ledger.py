@@ -37,7 +37,16 @@ class EntryKind(enum.StrEnum):
 
 class LedgerEntry(AppendOnly, TenantOwned, Base):
     __tablename__ = "ledger_entries"
-    __table_args__ = (Index("ix_ledger_case_kind", "case_id", "kind"),)
+    __table_args__ = (
+        Index("ix_ledger_case_kind", "case_id", "kind"),
+        # Collections per month, per collector, per tenant: payments by date.
+        Index(
+            "ix_ledger_kind_value_date",
+            "kind", "value_date",
+            postgresql_include=["tenant_id", "currency", "amount_minor", "commission_minor",
+                                "collector_id"],
+        ),
+    )  # fmt: skip
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
@@ -50,6 +59,9 @@ class LedgerEntry(AppendOnly, TenantOwned, Base):
     # A provider event id or idempotency key: the same money event is booked once.
     event_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # On payments and reversals: the collector the case was assigned to when the money
+    # came in, so credit stays with who collected it after the case moves on.
+    collector_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     # On reversals: the payment it undoes.
     reverses_entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"))
     # On payments: the commission the agency earned on it, at the rate then in force.

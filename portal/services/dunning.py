@@ -47,7 +47,7 @@ from portal.models import (
     LedgerEntry,
     Stage,
 )
-from portal.services import interest, letters, payment_plans, promises, stages
+from portal.services import interest, ledger, letters, payment_plans, promises, stages
 from portal.services.contact_rules import Channel, check_contact
 from portal.services.ledger import Balance, balances
 from portal.services.money import format_money
@@ -252,6 +252,7 @@ def _process(run: _Run, ids: list[int]) -> None:
         fresh = [entry for entry in entries if entry["event_key"] not in taken]
         if fresh:
             session.execute(insert(LedgerEntry), fresh)
+            ledger.add_to_summaries(session, fresh)
         report.interest_entries += len(fresh)
     session.flush()
 

@@ -118,12 +118,14 @@ def send_check_letters(session: Session, mailer: Mailer, today: date) -> int:
     return sent
 
 
-def mark_paid(session: Session, case: Case) -> None:
-    """The invoice was paid during the check: the check ends and earns the tenant's fee."""
+def mark_paid(session: Session, case: Case, paid_on: date) -> None:
+    """The invoice was paid during the check: the check ends and earns the tenant's fee
+    (charged on the remittance statement of the period ``paid_on`` falls in)."""
     check = check_of(session, case)
     if check is None or check.status not in (*WAITING, CheckStatus.DISPUTED):
         return
     check.status, check.fee_minor = CheckStatus.PAID, case.tenant.early_intervention_fee_minor
+    check.fee_charged_on = paid_on
     check.follow_up_on = None
     fee = format_money(check.fee_minor, case.currency)
     log_activity(session, case, ActivityKind.NOTE, "Invoice paid after the check",

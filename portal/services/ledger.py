@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from typing import Any, cast
 
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy import case as sql_case
-from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
@@ -22,6 +24,21 @@ SIGN_RULES = {
     EntryKind.PAYMENT: -1,
     EntryKind.REVERSAL: 1,
 }
+
+
+# How an entry of each kind moves the case's stored summaries (see Case.placed_minor):
+# the column and the sign it adds the entry's amount with.
+SUMMARY_EFFECTS: dict[EntryKind, tuple[tuple[str, int], ...]] = {
+    EntryKind.PRINCIPAL: (("placed_minor", 1), ("claimed_minor", 1)),
+    EntryKind.INTEREST: (("claimed_minor", 1),),
+    EntryKind.FEE: (("claimed_minor", 1),),
+    EntryKind.ADJUSTMENT: (("claimed_minor", 1),),
+    EntryKind.PAYMENT: (("collected_minor", -1),),
+    EntryKind.REVERSAL: (("collected_minor", -1),),
+}
+
+
+SUMMARY_COLUMNS = ("placed_minor", "claimed_minor", "collected_minor")
 
 
 class LedgerError(ValueError):
@@ -62,9 +79,10 @@ def book(
     commission_bp: int | None = None,
     commission_minor: int | None = None,
     reverses_entry_id: int | None = None,
+    collector_id: int | None = None,
 ) -> LedgerEntry:
-    """Append one entry. With an ``event_key`` the same money event is booked only once:
-    a repeat returns the entry already booked."""
+    """Append one entry and move the case's summaries with it. With an ``event_key`` the
+    same money event is booked only once: a repeat returns the entry already booked."""
     sign = SIGN_RULES.get(kind)
     if amount_minor == 0 or (sign is not None and amount_minor * sign < 0):
         raise LedgerError(f"a {kind.value} entry cannot be {amount_minor}")
@@ -84,10 +102,12 @@ def book(
         commission_bp=commission_bp,
         commission_minor=commission_minor,
         reverses_entry_id=reverses_entry_id,
+        collector_id=collector_id,
     )
     try:
         with session.begin_nested():
             session.add(entry)
+            _move_summaries(case, kind, amount_minor)
             session.flush()
     except IntegrityError:
         # Another request booked the same event between our check and our insert.
@@ -96,6 +116,34 @@ def book(
             raise
         return existing
     return entry
+
+
+def _move_summaries(case: Case, kind: EntryKind, amount_minor: int) -> None:
+    """Add the entry to the case's summaries in SQL (``x = x + amount``), so two
+    transactions booking on the same case never lose each other's amounts."""
+    for column, sign in SUMMARY_EFFECTS[kind]:
+        setattr(case, column, getattr(Case, column) + sign * amount_minor)
+
+
+def add_to_summaries(session: Session, entries: list[dict[str, Any]]) -> None:
+    """Move the case summaries for entries inserted in bulk (``insert(LedgerEntry)``):
+    one UPDATE executed for all the cases touched."""
+    deltas: dict[int, dict[str, int]] = defaultdict(lambda: dict.fromkeys(SUMMARY_COLUMNS, 0))
+    for entry in entries:
+        for column, sign in SUMMARY_EFFECTS[EntryKind(entry["kind"])]:
+            deltas[entry["case_id"]][column] += sign * entry["amount_minor"]
+    if not deltas:
+        return
+    table = cast(Table, Case.__table__)
+    session.execute(
+        update(table)
+        .where(table.c.id == bindparam("case_key"))
+        .values({column: table.c[column] + bindparam(column) for column in SUMMARY_COLUMNS}),
+        [{"case_key": case_id, **moved} for case_id, moved in deltas.items()],
+    )
+    for case in session.identity_map.values():
+        if isinstance(case, Case) and case.id in deltas:
+            session.expire(case, list(SUMMARY_COLUMNS))
 
 
 def find_event(session: Session, event_key: str) -> LedgerEntry | None:

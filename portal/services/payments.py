@@ -92,6 +92,26 @@ def commission_rate(case: Case, principal_minor: int, today: date) -> commission
     return commission.rate_for(case.tenant, family, principal_minor, (today - oldest_due).days)
 
 
+def _commission(
+    session: Session, case: Case, rate: commission.CommissionRate, amount_minor: int
+) -> int:
+    """The agency's commission on this payment: at the rate, topped up to the tenant's
+    minimum fee per case while the case has not yet earned it (not on an invoice check,
+    which carries its own fixed fee)."""
+    earned = commission.commission_on(amount_minor, rate.rate_bp)
+    minimum_fee = case.tenant.commission_minimum_fee_minor
+    if not minimum_fee or case.stage is Stage.CHECK:
+        return earned
+    so_far = session.scalar(
+        select(func.coalesce(func.sum(LedgerEntry.commission_minor), 0)).where(
+            LedgerEntry.case_id == case.id
+        )
+    )
+    return commission.with_minimum_fee(
+        earned, amount_minor, minimum_fee=minimum_fee, earned_before=int(so_far or 0)
+    )
+
+
 def record_payment(
     session: Session,
     case: Case,
@@ -115,8 +135,9 @@ def record_payment(
     entry = ledger.book(
         session, case, EntryKind.PAYMENT, -amount_minor,
         value_date=paid_on, description=description[:300], event_key=event_key,
-        created_by_id=actor_id, commission_bp=rate.rate_bp,
-        commission_minor=commission.commission_on(amount_minor, rate.rate_bp),
+        created_by_id=actor_id, collector_id=case.assigned_collector_id,
+        commission_bp=rate.rate_bp,
+        commission_minor=_commission(session, case, rate, amount_minor),
     )  # fmt: skip
     order = allocation.order_of(case.tenant.allocation_order)
     shares = allocation.allocate(amount_minor, owed_by_part(session, case), order)
@@ -156,7 +177,7 @@ def _apply_to_case(session: Session, case: Case, today: date) -> None:
         checked = case.stage is Stage.CHECK
         stages.close(session, case, Closure.PAID, actor_id=None, why="Paid in full")
         if checked:
-            invoice_checks.mark_paid(session, case)
+            invoice_checks.mark_paid(session, case, today)
 
 
 def reverse_payment(
@@ -187,7 +208,8 @@ def reverse_payment(
     entry = ledger.book(
         session, case, EntryKind.REVERSAL, amount,
         value_date=today, description=why[:300], event_key=event_key,
-        reverses_entry_id=payment.id, commission_bp=payment.commission_bp,
+        reverses_entry_id=payment.id, collector_id=payment.collector_id,
+        commission_bp=payment.commission_bp,
         commission_minor=-_commission_back(session, payment, amount),
     )  # fmt: skip
     order = allocation.order_of(case.tenant.allocation_order)
@@ -207,13 +229,14 @@ def reverse_payment(
 
 
 def _commission_back(session: Session, payment: LedgerEntry, amount_minor: int) -> int:
-    """The commission a reversal of ``amount_minor`` gives back: what the total reversed
-    so far earns, less what earlier reversals gave back. Rounding each part on its own
-    would give back more (or less) than the payment earned once it is all reversed."""
-    rate_bp = payment.commission_bp or 0
+    """The commission a reversal of ``amount_minor`` gives back: the payment's commission
+    in proportion to the total reversed so far, less what earlier reversals gave back.
+    Rounding each part on its own would give back more (or less) than the payment earned
+    once it is all reversed."""
+    paid, earned = -payment.amount_minor, payment.commission_minor or 0
     before = _reversed_total(session, payment)
-    return commission.commission_on(before + amount_minor, rate_bp) - commission.commission_on(
-        before, rate_bp
+    return commission.share_of(earned, before + amount_minor, paid) - commission.share_of(
+        earned, before, paid
     )
 
 

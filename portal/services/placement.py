@@ -393,6 +393,10 @@ def place_many(
             "contract_reviewed": request.contract_reviewed,
             "warning_signs": effective_warning_signs(request, today),
             "import_batch_id": import_batch_id,
+            # The ledger's principal entries below, summed (see Case.placed_minor).
+            "placed_minor": request.total_minor,
+            "claimed_minor": request.total_minor,
+            "oldest_due_on": request.oldest_due_date(),
             # The link is issued now, whenever the case counts as placed (imports of history).
             **payment_links.new_link(reference, tenant.payment_link_valid_days, utcnow()),
         }
