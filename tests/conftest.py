@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -118,3 +119,23 @@ def sign_in(client: FlaskClient, user: User) -> FlaskClient:
         http_session["_user_id"] = str(user.id)
         http_session["_fresh"] = True
     return client
+
+
+@pytest.fixture(scope="module")
+def race_engine(
+    app: Flask, database_url: str, tmp_path_factory: pytest.TempPathFactory, worker_id: str
+) -> Iterator[Engine]:
+    """A database of its own, committed to for real: the rolled-back test transaction
+    cannot hold two connections racing each other. (``app``: the services configured,
+    the payment link's secret among them.)"""
+    if database_url.startswith("sqlite"):
+        url, name = f"sqlite:///{tmp_path_factory.mktemp('race') / 'race.db'}", None
+    else:
+        name = f"portal_race_{worker_id}_{Path(database_url).name}"[:63]
+        url = create_postgres_database(name)
+    engine = db.make_engine(url)
+    migrate.upgrade(engine)
+    yield engine
+    engine.dispose()
+    if name is not None:
+        drop_postgres_database(name)

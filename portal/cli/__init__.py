@@ -7,6 +7,7 @@ from flask import Flask
 from portal.cli.collections import collections_group
 from portal.cli.database import db_group
 from portal.cli.demo import demo_group
+from portal.cli.ledger import ledger_group
 from portal.cli.links import links_group
 from portal.cli.payments import payments_group
 from portal.cli.users import users_group
@@ -22,5 +23,6 @@ def register(app: Flask) -> None:
         links_group,
         collections_group,
         payments_group,
+        ledger_group,
     ):
         app.cli.add_command(group)

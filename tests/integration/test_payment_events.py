@@ -10,14 +10,11 @@ import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import pytest
-from flask import Flask
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from portal import db, migrate
 from portal.adapters.mail import OutboxMailer
 from portal.adapters.payments import (
     ChargeRequest,
@@ -59,7 +56,6 @@ from portal.services import (
 )
 from portal.services.payment_plans import PlanChoice
 from tenants.scoping import TenantScope, set_scope, unscoped
-from tests.conftest import create_postgres_database, drop_postgres_database
 from tests.payment_support import PAGES, TODAY, place, place_in_agency_view, reload
 
 SIMULATED = SimulatedPayments.name
@@ -450,26 +446,6 @@ def test_the_balance_and_the_portfolio_count_what_was_given_back(session: Sessio
 
 
 # -- two deliveries at the same moment ----------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def race_engine(
-    app: Flask, database_url: str, tmp_path_factory: pytest.TempPathFactory, worker_id: str
-) -> Iterator[Engine]:
-    """A database of its own, committed to for real: the rolled-back test transaction
-    cannot hold two connections racing each other. (``app``: the services configured,
-    the payment link's secret among them.)"""
-    if database_url.startswith("sqlite"):
-        url, name = f"sqlite:///{tmp_path_factory.mktemp('race') / 'race.db'}", None
-    else:
-        name = f"portal_race_{worker_id}_{Path(database_url).name}"[:63]
-        url = create_postgres_database(name)
-    engine = db.make_engine(url)
-    migrate.upgrade(engine)
-    yield engine
-    engine.dispose()
-    if name is not None:
-        drop_postgres_database(name)
 
 
 @pytest.mark.parametrize("same_event", [True, False], ids=["same-event", "two-events"])
