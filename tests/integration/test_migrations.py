@@ -53,10 +53,9 @@ def empty_database(database_url: str, tmp_path, worker_id: str) -> Iterator[Engi
     drop_postgres_database(name)
 
 
-def test_upgrade_keeps_existing_cases(empty_database: Engine) -> None:
-    """Every migration runs on a database that already holds data, not just an empty one."""
-    upgrade(empty_database, "0001")
-    with empty_database.begin() as connection:
+def insert_one_case(engine: Engine) -> None:
+    """A tenant, a debtor and a case as the first schema (0001) holds them."""
+    with engine.begin() as connection:
         connection.execute(
             text(
                 "INSERT INTO tenants (id, slug, name, status, currency, commission_amicable_bp,"
@@ -79,6 +78,12 @@ def test_upgrade_keeps_existing_cases(empty_database: Engine) -> None:
                 " '26-AAAA-BBBB', 'EUR', 'placed', 50, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
             )
         )
+
+
+def test_upgrade_keeps_existing_cases(empty_database: Engine) -> None:
+    """Every migration runs on a database that already holds data, not just an empty one."""
+    upgrade(empty_database, "0001")
+    insert_one_case(empty_database)
     upgrade(empty_database)
     with empty_database.connect() as connection:
         row = connection.execute(
@@ -90,3 +95,38 @@ def test_upgrade_keeps_existing_cases(empty_database: Engine) -> None:
         assert tuple(row) == (0, False, 12, "dmy")
         rules = connection.execute(text("SELECT count(*) FROM late_payment_rules")).scalar()
         assert rules and rules > 0
+
+
+def test_the_money_summaries_are_filled_from_the_ledger_on_upgrade(
+    empty_database: Engine,
+) -> None:
+    """Cases placed before 0008 get their summaries from the entries already booked."""
+    upgrade(empty_database, "0001")
+    insert_one_case(empty_database)
+    upgrade(empty_database, "0007")
+    with empty_database.begin() as connection:
+        for number, due, amount in (("A", "2026-03-10", 100_000), ("B", "2026-02-10", 25_000)):
+            connection.execute(
+                text(
+                    "INSERT INTO invoices (tenant_id, case_id, number, issue_date, due_date,"
+                    " amount_minor) VALUES (1, 1, :number, '2026-01-10', :due, :amount)"
+                ),
+                {"number": number, "due": due, "amount": amount},
+            )
+        for kind, amount in (("principal", 125_000), ("interest", 1_234), ("payment", -50_000),
+                             ("reversal", 10_000)):  # fmt: skip
+            connection.execute(
+                text(
+                    "INSERT INTO ledger_entries (tenant_id, case_id, kind, amount_minor, currency,"
+                    " value_date, description, created_at) VALUES (1, 1, :kind, :amount, 'EUR',"
+                    " '2026-04-01', 'booked before 0008', CURRENT_TIMESTAMP)"
+                ),
+                {"kind": kind, "amount": amount},
+            )
+    upgrade(empty_database)
+    with empty_database.connect() as connection:
+        row = connection.execute(
+            text("SELECT placed_minor, claimed_minor, collected_minor, oldest_due_on FROM cases")
+        ).one()
+    assert tuple(row)[:3] == (125_000, 126_234, 40_000)
+    assert str(row[3]) == "2026-02-10"
