@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from dateutil.relativedelta import relativedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -31,8 +32,7 @@ from portal.models import (
     Tenant,
     User,
 )
-from portal.services import invoice_checks, ledger, messages, payment_plans, payments
-from portal.services.money import format_money
+from portal.services import invoice_checks, ledger, messages, payment_plans, payments, remittance
 from portal.services.placement import (
     ContactDetails,
     DebtorDetails,
@@ -189,6 +189,13 @@ def load(session: Session, *, cases_per_tenant: int = 25, seed: int = 7) -> None
     session.add_all(lawyers)
     session.flush()
     _demo_legal_files(session, lawyers[0], rng)
+    _demo_statements(session, utcnow().date())
+
+
+def _demo_statements(session: Session, today: date) -> None:
+    """The remittance statements of the last four months, as the monthly run issued them."""
+    for months_back in range(4, 0, -1):
+        remittance.issue_monthly(session, today, month=today - relativedelta(months=months_back))
 
 
 # Where each legal stage's demo case stands: a request waiting for the creditor, or an
@@ -400,19 +407,11 @@ def _ask_for_evidence(session: Session, case: Case, collector: User) -> None:
 
 
 def _demo_payment(session: Session, case: Case, amount: int, today: date) -> None:
-    ledger.book(
-        session,
-        case,
-        EntryKind.PAYMENT,
-        -amount,
-        value_date=today - timedelta(days=3),
-        description="Bank transfer from debtor",
-    )
-    log_activity(
-        session,
-        case,
-        ActivityKind.PAYMENT,
-        f"Payment received: {format_money(amount, case.currency)}",
-        outcome="Booked",
-        occurred_at=utcnow() - timedelta(days=3),
-    )
+    """A bank transfer some days after placement, booked as every payment is (commission,
+    allocation, the collector credited), so statements and dashboards have history."""
+    days_placed = (today - case.placed_at.date()).days
+    paid_on = today - timedelta(days=3 + case.id * 37 % max(1, days_placed - 10))
+    payments.record_payment(
+        session, case, amount_minor=amount, event_key=f"demo-transfer:{case.id}",
+        paid_on=paid_on, description="Bank transfer from debtor",
+    )  # fmt: skip

@@ -40,6 +40,7 @@ from portal.models import (
     Party,
     PaymentPlan,
     PlanStatus,
+    RemittanceStatement,
     Role,
     Settlement,
     SettlementStatus,
@@ -76,6 +77,7 @@ OBJECT_ARGUMENTS: dict[str, Callable[[dict], object]] = {
     "plan_id": lambda objects: objects["plan"].id,
     "request_id": lambda objects: objects["legal_request"].id,
     "action_id": lambda objects: objects["enforcement_action"].id,
+    "statement_id": lambda objects: objects["statement"].id,
     # Not a tenant's object: the agency's lawyers are shared (their admin is agency_admin only).
     "lawyer_id": lambda objects: objects["lawyer"].id,
     # A checkout on the simulated provider's page.
@@ -154,7 +156,12 @@ def tenant_objects(session: Session, tenant, *, debtor_name: str, reference: str
         tenant_id=tenant.id, case_id=case.id, lawyer_id=lawyer.id, court_fees_minor=10_000
     )
     action = EnforcementAction(tenant_id=tenant.id, case_id=case.id, kind=EnforcementKind.LIEN)
-    session.add_all([checkout, first, legal_request, action])
+    statement = RemittanceStatement(
+        tenant_id=tenant.id, sequence=1, number=f"{reference}-0001", currency=case.currency,
+        period_start=date(2026, 3, 1), period_end=date(2026, 3, 31), collected_minor=0,
+        commission_minor=0, costs_minor=0, net_minor=0,
+    )  # fmt: skip
+    session.add_all([checkout, first, legal_request, action, statement])
     session.flush()
     api_key = api_keys.create_key(session, tenant, f"{reference} ERP", created_by_id=user.id).key
     return {
@@ -175,6 +182,7 @@ def tenant_objects(session: Session, tenant, *, debtor_name: str, reference: str
         "lawyer": lawyer,
         "legal_request": legal_request,
         "enforcement_action": action,
+        "statement": statement,
     }
 
 
@@ -200,6 +208,8 @@ def world(app: Flask, session: Session) -> dict:
             "legal": make_user(session, Role.LEGAL, limited_to=[ours]),
             "creditor_admin": make_user(session, Role.CREDITOR_ADMIN, ours),
             "creditor_user": make_user(session, Role.CREDITOR_USER, ours),
+            # Sees every tenant: in the control walk only (its pages are its own).
+            "agency_admin": make_user(session, Role.AGENCY_ADMIN),
         }
         session.commit()
     storage = app.extensions["portal.storage"]
@@ -283,5 +293,8 @@ def test_the_walk_reaches_the_views_with_own_objects(
         if rule.endpoint.startswith("api."):  # bearer keys, not roles: test_api_isolation
             continue
         url = url_for_rule(rule, world["mine"])
-        codes = {role: as_role(client, world, role).get(url).status_code for role in ROLES}
+        codes = {
+            role: as_role(client, world, role).get(url).status_code
+            for role in (*ROLES, "agency_admin")
+        }
         assert 200 in codes.values(), f"{rule.rule} opened for nobody: {codes}"

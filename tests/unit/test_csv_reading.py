@@ -2,6 +2,7 @@
 
 import codecs
 import io
+from decimal import Decimal
 
 import pytest
 
@@ -126,6 +127,13 @@ def test_a_huge_cell_is_refused() -> None:
 def test_cells_are_made_safe_for_spreadsheets_and_back(cell: str, safe: str) -> None:
     assert safe_cell(cell) == safe
     assert unquote_cell(safe) == cell
+
+
+@pytest.mark.parametrize(
+    ("value", "cell"), [(Decimal("-114.00"), "-114.00"), (-5, "-5"), (0, "0"), (True, "True")]
+)
+def test_numbers_stay_numbers_a_refund_is_not_a_formula(value: object, cell: str) -> None:
+    assert safe_cell(value) == cell
 
 
 def test_written_rows_are_csv_with_safe_cells() -> None:
