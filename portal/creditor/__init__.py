@@ -8,4 +8,14 @@ from portal.web.access import require_audience
 bp = Blueprint("creditor", __name__, url_prefix="/creditor")
 require_audience(bp, CREDITOR_ROLES)
 
-from portal.creditor import api_keys, bundles, decisions, documents, imports, placement, views  # noqa: E402, F401 - registers the routes
+from portal.creditor import (  # noqa: E402, F401 - registers the routes
+    api_keys,
+    bundles,
+    decisions,
+    documents,
+    imports,
+    placement,
+    reports,
+    statements,
+    views,
+)

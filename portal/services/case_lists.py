@@ -4,26 +4,47 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from functools import cache
+from typing import Any
 
 from babel.numbers import list_currencies
-from sqlalchemy import ColumnElement, Select, exists, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    Text,
+    cast,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+)
 from sqlalchemy import case as sql_case
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.sql.selectable import Subquery
 
+from portal.db import utcnow
 from portal.models import (
     Case,
     Debtor,
-    Invoice,
+    DebtorKind,
+    Dispute,
+    DisputeStatus,
+    EntryKind,
     InvoiceCheck,
     LedgerEntry,
     PromiseStatus,
     PromiseToPay,
     Stage,
 )
+from portal.services import creditor_decisions
 from portal.services.ledger import Balance, balances
 from portal.services.money import minor_units
 
@@ -43,11 +64,14 @@ SORTS = {
 
 @dataclass(frozen=True)
 class CaseFilter:
-    """What a case list shows. ``None`` (or ``False``) leaves a criterion out.
+    """What a case list shows. ``None`` (or ``False``, or ``""``) leaves a criterion out.
 
     Amounts are in major units of each case's own currency (``100`` is EUR 100.00 on a
     euro case and JPY 100 on a yen case), as people type them over a mixed list. The age
-    is counted in days from the oldest invoice's due date up to ``today``.
+    is counted in days from the oldest invoice's due date up to ``today`` (both ends
+    included); the placement delay in days from that due date to the day of placement.
+    The criteria after ``page`` are the ones the dashboards' figures link with, each
+    built on the same SQL expression as the figure (see the end of this module).
     """
 
     search: str = ""
@@ -65,6 +89,18 @@ class CaseFilter:
     today: date | None = None
     sort: str = "next_action"
     page: int = 1
+    max_age_days: int | None = None
+    currency: str | None = None
+    open_only: bool = False
+    paid_from: date | None = None  # a payment or a reversal valued in these days
+    paid_to: date | None = None
+    warning_sign: str | None = None  # a sign noted at placement; NO_SIGN: none at all
+    min_delay_days: int | None = None
+    max_delay_days: int | None = None
+    dispute: str | None = None  # one of DISPUTE_FILTERS
+    dispute_reason: str = ""  # as ``dispute_reason_key`` writes it
+    debtor_key: str = ""  # as ``debtor_identity`` writes it
+    awaiting_decision: bool = False  # something waits for the creditor's decision
 
 
 @dataclass(frozen=True)
@@ -118,15 +154,17 @@ def _filtered(statement: Select[tuple[Case]], filters: CaseFilter) -> Select[tup
         statement = statement.where(Case.stage == filters.stage)
     if filters.tenant_id is not None:
         statement = statement.where(Case.tenant_id == filters.tenant_id)
-    if filters.placed_from is not None:
-        statement = statement.where(func.date(Case.placed_at) >= filters.placed_from)
-    if filters.placed_to is not None:
-        statement = statement.where(func.date(Case.placed_at) <= filters.placed_to)
+    statement = statement.where(*placed_between(filters.placed_from, filters.placed_to))
+    if filters.currency:
+        statement = statement.where(Case.currency == filters.currency)
+    if filters.open_only:
+        statement = statement.where(Case.stage != Stage.CLOSED)
     if filters.due_by is not None:
         statement = statement.where(
             Case.next_action_on <= filters.due_by, Case.stage.in_(OPEN_STAGES)
         )
     statement = _work_filtered(statement, filters)
+    statement = _insight_filtered(statement, filters)
     if term := filters.search.strip():
         pattern = f"%{term.lower()}%"
         statement = statement.where(
@@ -151,11 +189,11 @@ def _work_filtered(statement: Select[tuple[Case]], filters: CaseFilter) -> Selec
             statement = statement.where(outstanding >= _in_minor_units(filters.min_outstanding))
         if filters.max_outstanding is not None:
             statement = statement.where(outstanding <= _in_minor_units(filters.max_outstanding))
+    today = filters.today or utcnow().date()
     if filters.min_age_days is not None:
-        cutoff = (filters.today or date.today()) - timedelta(days=filters.min_age_days)
-        statement = statement.where(
-            exists().where(Invoice.case_id == Case.id, Invoice.due_date <= cutoff)
-        )
+        statement = statement.where(Case.oldest_due_on <= _days_before(today, filters.min_age_days))
+    if filters.max_age_days is not None:
+        statement = statement.where(Case.oldest_due_on >= _days_before(today, filters.max_age_days))
     if filters.broken_promise:
         statement = statement.where(
             exists().where(
@@ -166,6 +204,37 @@ def _work_filtered(statement: Select[tuple[Case]], filters: CaseFilter) -> Selec
         statement = statement.where(Case.assigned_collector_id.is_(None))
     elif filters.assigned_to is not None:
         statement = statement.where(Case.assigned_collector_id == filters.assigned_to)
+    return statement
+
+
+def _insight_filtered(statement: Select[tuple[Case]], filters: CaseFilter) -> Select[tuple[Case]]:
+    """The criteria behind the dashboards' figures."""
+    if filters.paid_from is not None or filters.paid_to is not None:
+        money_in = [LedgerEntry.case_id == Case.id, LedgerEntry.kind.in_(MONEY_IN_KINDS)]
+        if filters.paid_from is not None:
+            money_in.append(LedgerEntry.value_date >= filters.paid_from)
+        if filters.paid_to is not None:
+            money_in.append(LedgerEntry.value_date <= filters.paid_to)
+        statement = statement.where(exists().where(*money_in))
+    if filters.warning_sign:
+        statement = statement.where(has_warning_sign(filters.warning_sign))
+    if filters.min_delay_days is not None:
+        statement = statement.where(placement_delay() >= filters.min_delay_days)
+    if filters.max_delay_days is not None:
+        statement = statement.where(placement_delay() <= filters.max_delay_days)
+    if filters.dispute or filters.dispute_reason:
+        disputed = [Dispute.case_id == Case.id]
+        if filters.dispute == UPHELD_IN_ANY_WAY:
+            disputed.append(Dispute.status == DisputeStatus.UPHELD)
+        elif filters.dispute in DISPUTE_OUTCOMES:
+            disputed.append(dispute_outcome() == filters.dispute)
+        if filters.dispute_reason:
+            disputed.append(dispute_reason_key() == filters.dispute_reason)
+        statement = statement.where(exists().where(*disputed))
+    if filters.debtor_key:
+        statement = statement.where(debtor_identity() == filters.debtor_key)
+    if filters.awaiting_decision:
+        statement = statement.where(creditor_decisions.awaiting_decision())
     return statement
 
 
@@ -226,4 +295,125 @@ def stage_counts(session: Session) -> dict[Stage, int]:
     return {stage: int(count) for stage, count in session.execute(statement)}
 
 
-# --- who works which case ----------------------------------------------------------------
+# --- the SQL the dashboards' figures and the case lists behind them share ----------------
+# A figure and the list it links to are computed with the same expression, so the list
+# holds exactly the cases the figure counts. Everything here runs on SQLite and PostgreSQL.
+
+MONEY_IN_KINDS = (EntryKind.PAYMENT, EntryKind.REVERSAL)
+NO_SIGN = "none"
+# What became of a dispute: open, or the resolution it was decided with (the outcome text
+# starts with the resolution's words, see ``disputes.resolve``).
+DISPUTE_OUTCOMES = {
+    "open": "Waiting for a decision",
+    "adjust": "Upheld: the claim was reduced",
+    "withdraw": "Upheld: the case was withdrawn",
+    "reject": "Rejected: collection went on",
+    "upheld": "Upheld",
+}
+_RESOLUTION_WORDS = {
+    "adjust": "Upheld: reduce the claim",
+    "withdraw": "Upheld: withdraw the case",
+    "reject": "Rejected: collection goes on",
+}
+# The case list's ``dispute`` criterion: any dispute, upheld whatever the resolution, or an outcome.
+UPHELD_IN_ANY_WAY = "upheld_any"
+DISPUTE_FILTERS = frozenset({"any", UPHELD_IN_ANY_WAY, *DISPUTE_OUTCOMES})
+REASON_KEY_LENGTH = 200
+
+
+def _days_before(day: date, days: int) -> date:
+    """``day`` less ``days``, or the first day there is when that would be before it."""
+    return day - timedelta(days=days) if days <= (day - date.min).days else date.min
+
+
+def _start_of(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def placed_between(first: date | None, last: date | None) -> list[ColumnElement[bool]]:
+    """Conditions on ``Case.placed_at``: placed on ``first`` or later, on ``last`` or before
+    (UTC days). Bounds are timestamps, so the index on ``placed_at`` answers them."""
+    found: list[ColumnElement[bool]] = []
+    if first is not None:
+        found.append(Case.placed_at >= _start_of(first))
+    if last is not None and last < date.max:
+        found.append(Case.placed_at < _start_of(last + timedelta(days=1)))
+    return found
+
+
+class placement_delay_days(FunctionElement[int]):
+    """Whole days from a case's oldest due date to the UTC day it was placed."""
+
+    type = Integer()
+    name = "placement_delay_days"
+    inherit_cache = True
+
+
+@compiles(placement_delay_days)
+def _delay_postgresql(element: placement_delay_days, compiler: SQLCompiler, **kw: Any) -> str:
+    placed_at, due_on = (compiler.process(c, **kw) for c in element.clauses)
+    return f"(CAST(({placed_at}) AT TIME ZONE 'UTC' AS DATE) - ({due_on}))"
+
+
+@compiles(placement_delay_days, "sqlite")
+def _delay_sqlite(element: placement_delay_days, compiler: SQLCompiler, **kw: Any) -> str:
+    placed_at, due_on = (compiler.process(c, **kw) for c in element.clauses)
+    return f"CAST(julianday(date({placed_at})) - julianday({due_on}) AS INTEGER)"
+
+
+def placement_delay() -> ColumnElement[int]:
+    """How long the account was past due when it was placed, in days (SQL)."""
+    return placement_delay_days(Case.placed_at, Case.oldest_due_on)
+
+
+def warning_signs_text() -> ColumnElement[str]:
+    """``Case.warning_signs`` as its JSON text (``["a", "b"]``), which both databases can
+    group and search: placement writes the list sorted, so equal sets give equal text."""
+    return cast(Case.warning_signs, Text)
+
+
+def has_warning_sign(sign: str) -> ColumnElement[bool]:
+    if sign == NO_SIGN:
+        return or_(Case.warning_signs.is_(None), warning_signs_text() == "[]")
+    return warning_signs_text().contains(f'"{sign}"', autoescape=True)
+
+
+def dispute_outcome() -> ColumnElement[str]:
+    """A key of ``DISPUTE_OUTCOMES`` for each dispute (SQL)."""
+    return sql_case(
+        (Dispute.status == DisputeStatus.OPEN, "open"),
+        *[
+            (Dispute.outcome.startswith(words, autoescape=True), key)
+            for key, words in _RESOLUTION_WORDS.items()
+        ],
+        else_="upheld",
+    )
+
+
+def dispute_reason_key() -> ColumnElement[str]:
+    """A dispute's reason, trimmed and in lower case (its first 200 characters): reasons
+    are written freely, so this is how the same reason given twice is counted together."""
+    return func.lower(func.trim(func.substr(Dispute.reason, 1, REASON_KEY_LENGTH)))
+
+
+def debtor_identity() -> ColumnElement[str]:
+    """Who a debtor is across placements (each placement creates its own debtor row).
+
+    A registration number names a business wherever it was given (compared without
+    case, spaces or dashes, as payment links compare it); a person with an e-mail
+    address is known by it (people's names are shared too often); otherwise the name,
+    trimmed and in lower case, as placement compares names when it looks for invoices
+    placed twice. The prefix says which was used.
+    """
+    registration = func.upper(
+        func.replace(func.replace(func.coalesce(Debtor.registration_number, ""), " ", ""), "-", "")
+    )
+    email = func.lower(func.trim(func.coalesce(Debtor.email, "")))
+    return sql_case(
+        (registration != "", literal("reg:", String) + registration),
+        (
+            (Debtor.kind == DebtorKind.PERSON) & (email != ""),
+            literal("email:", String) + email,
+        ),
+        else_=literal("name:", String) + func.lower(func.trim(Debtor.name)),
+    )

@@ -6,9 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.strategy_options import _AbstractLoad
+from sqlalchemy.sql import ColumnElement
 
 from portal.models import (
     Case,
@@ -29,33 +30,43 @@ class Waiting:
     anchor: str  # where on the case page to decide
 
 
-def _with_case(model: type[LegalRequest | Settlement | Dispute]) -> _AbstractLoad:
+@dataclass(frozen=True)
+class WaitingList:
+    items: list[Waiting]  # the ones waiting longest
+    total: int  # all of them
+
+
+Decided = LegalRequest | Settlement | Dispute
+# What waits for the creditor, and how it is named on their pages.
+WAITING_ON: tuple[tuple[type[Decided], ColumnElement[bool], str], ...] = (
+    (LegalRequest, LegalRequest.status == LegalRequestStatus.AWAITING_CREDITOR,
+     "Legal action proposed"),
+    (Settlement, Settlement.status == SettlementStatus.AWAITING_CREDITOR,
+     "Settlement below the agency's authority"),
+    (Dispute, Dispute.status == DisputeStatus.OPEN, "Dispute: your evidence"),
+)  # fmt: skip
+
+
+def _with_case(model: type[Decided]) -> _AbstractLoad:
     """Load each item's case and debtor in the same query (no query per row)."""
     return joinedload(model.case).joinedload(Case.debtor)
 
 
-def waiting(session: Session) -> list[Waiting]:
-    """Everything waiting in the tenants the session sees, oldest first."""
-    found = [
-        Waiting(r.case, "Legal action proposed", r.created_at, "decisions")
-        for r in session.scalars(
-            select(LegalRequest)
-            .where(LegalRequest.status == LegalRequestStatus.AWAITING_CREDITOR)
-            .options(_with_case(LegalRequest))
-        )
-    ]
-    found += [
-        Waiting(s.case, "Settlement below the agency's authority", s.created_at, "decisions")
-        for s in session.scalars(
-            select(Settlement)
-            .where(Settlement.status == SettlementStatus.AWAITING_CREDITOR)
-            .options(_with_case(Settlement))
-        )
-    ]
-    found += [
-        Waiting(d.case, "Dispute: your evidence", d.created_at, "decisions")
-        for d in session.scalars(
-            select(Dispute).where(Dispute.status == DisputeStatus.OPEN).options(_with_case(Dispute))
-        )
-    ]
-    return sorted(found, key=lambda item: item.since)
+def waiting(session: Session, limit: int = 10) -> WaitingList:
+    """What waits in the tenants the session sees: the ``limit`` oldest and how many in
+    all, in a fixed number of queries however long the list is."""
+    items: list[Waiting] = []
+    total = 0
+    for model, condition, what in WAITING_ON:
+        total += session.scalar(select(func.count()).select_from(model).where(condition)) or 0
+        oldest = select(model).where(condition).order_by(model.created_at, model.id).limit(limit)
+        rows: list[Decided] = list(session.scalars(oldest.options(_with_case(model))))
+        items += [Waiting(row.case, what, row.created_at, "decisions") for row in rows]
+    return WaitingList(sorted(items, key=lambda item: item.since)[:limit], total)
+
+
+def awaiting_decision() -> ColumnElement[bool]:
+    """SQL: the case has something waiting for the creditor (for the case list)."""
+    return or_(
+        *(exists().where(model.case_id == Case.id, condition) for model, condition, _ in WAITING_ON)
+    )

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from portal.models import Case, EntryKind, LedgerEntry, Stage
+from portal.models import Case, Stage
 
 
 @dataclass(frozen=True)
@@ -24,22 +24,20 @@ class CurrencyTotals:
 
 
 def totals_by_currency(session: Session) -> list[CurrencyTotals]:
+    """From the cases' money summaries (one row per case, not per entry)."""
     statement = (
-        select(LedgerEntry.currency, LedgerEntry.kind, func.sum(LedgerEntry.amount_minor))
-        .group_by(LedgerEntry.currency, LedgerEntry.kind)
-        .order_by(LedgerEntry.currency)
-    )
-    sums: dict[str, dict[EntryKind, int]] = {}
-    for currency, kind, amount in session.execute(statement):
-        sums.setdefault(currency, {})[kind] = int(amount)
-    return [
-        CurrencyTotals(
-            currency=currency,
-            placed=by_kind.get(EntryKind.PRINCIPAL, 0),
-            collected=-by_kind.get(EntryKind.PAYMENT, 0) - by_kind.get(EntryKind.REVERSAL, 0),
-            outstanding=sum(by_kind.values()),
+        select(
+            Case.currency,
+            func.sum(Case.placed_minor),
+            func.sum(Case.collected_minor),
+            func.sum(Case.claimed_minor - Case.collected_minor),
         )
-        for currency, by_kind in sums.items()
+        .group_by(Case.currency)
+        .order_by(Case.currency)
+    )
+    return [
+        CurrencyTotals(currency, int(placed), int(collected), int(outstanding))
+        for currency, placed, collected, outstanding in session.execute(statement)
     ]
 
 

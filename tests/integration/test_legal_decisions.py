@@ -93,7 +93,7 @@ def test_the_waiting_list_costs_the_same_queries_for_many_cases(
     with unscoped(session):
         session.expire_all()
         with counted_queries(engine) as one:
-            [item.case.debtor.name for item in waiting(session)]
+            [item.case.debtor.name for item in waiting(session).items]
         for _ in range(5):
             more = make_case(session, session.get(Tenant, case.tenant_id))
             more.stage = Stage.NEGOTIATION
@@ -103,9 +103,26 @@ def test_the_waiting_list_costs_the_same_queries_for_many_cases(
         session.flush()
         session.expire_all()
         with counted_queries(engine) as many:
-            found = [item.case.debtor.name for item in waiting(session)]
+            found = waiting(session, limit=4)
+            names = [item.case.debtor.name for item in found.items]
     selects = [[q for q in queries if q.startswith("SELECT")] for queries in (one, many)]
-    assert len(found) == 6 and len(selects[1]) == len(selects[0]) == 3
+    # A count and the oldest few per kind of decision, however many wait.
+    assert len(selects[1]) == len(selects[0]) == 6
+    assert (len(names), found.total) == (4, 6)
+    assert found.items[0].case.id == case.id  # the oldest first
+
+
+def test_the_case_list_shows_every_case_waiting_for_the_creditor(
+    client: FlaskClient, session: Session, proposed
+) -> None:
+    case, _request, creditor = proposed
+    with unscoped(session):
+        make_case(session, session.get(Tenant, case.tenant_id), debtor_name="No Wait")
+        session.commit()
+    sign_in(client, creditor)
+    listed = client.get("/creditor/?waiting=1").get_data(as_text=True)
+    assert "Keller Bau GmbH" in listed and "No Wait" not in listed
+    assert "No Wait" in client.get("/creditor/").get_data(as_text=True)
 
 
 def test_approval_opens_litigation_with_the_lawyer(
