@@ -1,0 +1,726 @@
+"""The agency's business at a glance, across its clients: who collected what, what the
+agency earned, how promises and plans hold, what the legal pipeline carries.
+
+Four aggregate queries answer every table, whatever the number of cases: the cases per
+stage (their money summaries, through ``ix_cases_portfolio``; the currencies on offer and
+the legal stages come from the same rows), the ledger's payments and reversals (through
+``ix_ledger_kind_value_date``: per collector, client and month at once), promises, plans
+and legal requests (one pass over the cases for their currency), and the calls. Date
+boundaries are computed here and bound as parameters, so the same SQL runs on SQLite and
+PostgreSQL. Amounts are never added across currencies: money tables are for the filter's
+one currency. Reads go through the session's tenant scope, so staff limited to some
+clients see only those clients' figures.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    Subquery,
+    and_,
+    func,
+    literal_column,
+    null,
+    or_,
+    select,
+    type_coerce,
+    union_all,
+)
+from sqlalchemy import case as sql_case
+from sqlalchemy.orm import QueryableAttribute, Session
+
+from portal.models import (
+    Activity,
+    ActivityKind,
+    Case,
+    EntryKind,
+    LedgerEntry,
+    LegalRequest,
+    LegalRequestStatus,
+    PaymentPlan,
+    PlanStatus,
+    PromiseStatus,
+    PromiseToPay,
+    Stage,
+    Tenant,
+    User,
+)
+from portal.services.case_work import CallOutcome
+from portal.services.invoice_checks import Answer
+from portal.services.money import is_currency
+
+DEFAULT_CURRENCY = "EUR"  # shown when the agency has no cases at all
+DEFAULT_MONTHS = 12
+MAX_MONTHS = 36
+EARLIEST_DAY, LATEST_DAY = date(2000, 1, 1), date(2099, 12, 31)
+UNASSIGNED = "Unassigned"
+MONEY_KINDS = (EntryKind.PAYMENT, EntryKind.REVERSAL)
+LEGAL_STAGES = (Stage.LEGAL_REVIEW, Stage.LITIGATION, Stage.JUDGMENT, Stage.ENFORCEMENT)
+PROMISE_STATUSES = (PromiseStatus.KEPT, PromiseStatus.BROKEN, PromiseStatus.OPEN)
+PROMISE_LABELS = {PromiseStatus.KEPT: "Kept", PromiseStatus.BROKEN: "Broken",
+                  PromiseStatus.OPEN: "Still open"}  # fmt: skip
+PLAN_STATUSES = (PlanStatus.ACTIVE, PlanStatus.COMPLETED, PlanStatus.BROKEN)
+REQUEST_STATUSES = tuple(LegalRequestStatus)
+# A call reached the debtor: the collector spoke with them, or the debtor answered an
+# invoice check (confirmed or disputed). Both are stored as the activity's words.
+SPOKE_OUTCOME = CallOutcome.SPOKE.label
+CHECK_ANSWERED = tuple(
+    f"Invoice check: {answer.label}" for answer in (Answer.CONFIRMED, Answer.DISPUTED)
+)
+
+
+# -- The filter ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AgencyFilter:
+    """The period (both days included), the one currency of the money tables, and today."""
+
+    period_from: date
+    period_to: date
+    currency: str
+    today: date
+
+    @property
+    def starts_at(self) -> datetime:
+        return datetime.combine(self.period_from, time.min, UTC)
+
+    @property
+    def ends_before(self) -> datetime:
+        return datetime.combine(self.period_to + timedelta(days=1), time.min, UTC)
+
+
+def default_period(today: date) -> tuple[date, date]:
+    """The last twelve calendar months, this one (up to today) included."""
+    return _month_start(today, -(DEFAULT_MONTHS - 1)), today
+
+
+def read_filter(
+    args: Mapping[str, str], *, today: date, currencies: Sequence[str]
+) -> tuple[AgencyFilter, list[str]]:
+    """The filter from ``from``, ``to`` and ``currency``; each bad value is reported in
+    words and replaced by its default (never refused: it is a filter, not a form)."""
+    problems: list[str] = []
+    default_from, default_to = default_period(today)
+    period_from = _day(args.get("from", ""), "start", problems) or default_from
+    period_to = _day(args.get("to", ""), "end", problems) or default_to
+    if period_from > period_to:
+        problems.append("The period starts after it ends; showing the last 12 months.")
+        period_from, period_to = default_from, default_to
+    elif _months_between(period_from, period_to) > MAX_MONTHS:
+        problems.append(f"A period covers at most {MAX_MONTHS} months; showing the last 12 months.")
+        period_from, period_to = default_from, default_to
+    currency = _currency(args.get("currency", ""), currencies, problems)
+    return AgencyFilter(period_from, period_to, currency, today), problems
+
+
+def _day(text: str, which: str, problems: list[str]) -> date | None:
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        problems.append(f"“{text[:20]}” is not a date (YYYY-MM-DD); the default {which} is used.")
+        return None
+    if not EARLIEST_DAY <= day <= LATEST_DAY:
+        problems.append(
+            f"The {which} must be between {EARLIEST_DAY.year} and {LATEST_DAY.year}; "
+            f"the default {which} is used."
+        )
+        return None
+    return day
+
+
+def _currency(text: str, currencies: Sequence[str], problems: list[str]) -> str:
+    code, fallback = text.strip().upper(), _default_currency(currencies)
+    if not code or code in currencies:
+        return code or fallback
+    if not is_currency(code):
+        problems.append(f"“{text.strip()[:20]}” is not a currency code; showing {fallback}.")
+    else:
+        problems.append(f"There are no cases in {code}; showing {fallback}.")
+    return fallback
+
+
+def _default_currency(currencies: Sequence[str]) -> str:
+    return currencies[0] if currencies else DEFAULT_CURRENCY
+
+
+def _month_start(day: date, months_later: int) -> date:
+    index = day.year * 12 + day.month - 1 + months_later
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def _months_between(first: date, last: date) -> int:
+    """How many calendar months the period touches (both ends counted)."""
+    return (last.year * 12 + last.month) - (first.year * 12 + first.month) + 1
+
+
+def _in_period(column: QueryableAttribute[date], filters: AgencyFilter) -> ColumnElement[bool]:
+    return column.between(filters.period_from, filters.period_to)
+
+
+def _during(column: QueryableAttribute[Any], filters: AgencyFilter) -> ColumnElement[bool]:
+    return and_(column >= filters.starts_at, column < filters.ends_before)
+
+
+def _whole(value: Any) -> int:
+    """A sum or count as read: None (nothing to add up) is zero."""
+    return int(value or 0)
+
+
+# -- The ledger: collected per collector, per client and per month -----------------------
+
+
+@dataclass(frozen=True)
+class Collected:
+    """Money collected in the period: payments less what was given back."""
+
+    key: int | None
+    name: str
+    payments: int  # how many payments (reversals not counted)
+    collected: int
+    commission: int
+
+    @property
+    def net_to_creditor(self) -> int:
+        return self.collected - self.commission
+
+
+@dataclass(frozen=True)
+class Month:
+    first_day: date  # the calendar month's first day: what the month is called by
+    collected: int
+    commission: int
+    days: tuple[date, date]  # the month's days inside the period, both included
+
+    @property
+    def label(self) -> str:
+        return self.first_day.strftime("%b %Y")
+
+
+@dataclass(frozen=True)
+class LedgerFigures:
+    """The period's money three ways: per collector, per client, per month."""
+
+    collectors: list[Collected]
+    clients: list[Collected]
+    months: list[Month]
+
+
+def months_of(filters: AgencyFilter) -> list[tuple[date, date]]:
+    """Each calendar month the period touches, as its first and last day in the period."""
+    months = []
+    for step in range(_months_between(filters.period_from, filters.period_to)):
+        first = _month_start(filters.period_from, step)
+        last = _month_start(first, 1) - timedelta(days=1)
+        months.append((max(first, filters.period_from), min(last, filters.period_to)))
+    return months
+
+
+def _month_number(filters: AgencyFilter) -> ColumnElement[int]:
+    """Which month of the period a value date falls in (0 is the first): a CASE over the
+    month boundaries computed here, so no SQL date function is needed."""
+    ends = [last + timedelta(days=1) for _first, last in months_of(filters)]
+    whens: list[tuple[ColumnElement[bool], Any]] = [
+        (LedgerEntry.value_date < end, literal_column(str(number)))
+        for number, end in enumerate(ends)
+    ]
+    return sql_case(*whens, else_=literal_column(str(len(ends) - 1)))
+
+
+def ledger_figures(session: Session, filters: AgencyFilter) -> LedgerFigures:
+    """Payments and reversals in the period (by value date, in the filter's currency):
+    one query, summed per collector credited on the payment (``collector_id``), client
+    and month (a few thousand rows at most), added up here three ways. Money that came in
+    on unassigned cases is listed last as "Unassigned"; months without any show zero."""
+    entries = (
+        select(
+            LedgerEntry.collector_id,
+            LedgerEntry.tenant_id,
+            _month_number(filters).label("month"),
+            sql_case((LedgerEntry.kind == EntryKind.PAYMENT, 1), else_=0).label("payment"),
+            (-LedgerEntry.amount_minor).label("amount"),
+            func.coalesce(LedgerEntry.commission_minor, 0).label("commission"),
+        )
+        .where(
+            LedgerEntry.kind.in_(MONEY_KINDS),
+            _in_period(LedgerEntry.value_date, filters),
+            LedgerEntry.currency == filters.currency,
+        )
+        .subquery()
+    )
+    # Grouped by the subquery's columns: PostgreSQL cannot tell that a GROUP BY
+    # expression with bound dates is the one selected.
+    sums = (
+        select(
+            entries.c.collector_id,
+            entries.c.tenant_id,
+            entries.c.month,
+            func.sum(entries.c.payment).label("n"),
+            func.sum(entries.c.amount).label("collected"),
+            func.sum(entries.c.commission).label("commission"),
+        )
+        .group_by(entries.c.collector_id, entries.c.tenant_id, entries.c.month)
+        .subquery()
+    )
+    statement = (
+        select(sums, User.name.label("collector"), Tenant.name.label("client"))
+        .outerjoin(User, User.id == sums.c.collector_id)
+        .join(Tenant, Tenant.id == sums.c.tenant_id)
+    )
+    collectors: dict[int | None, Collected] = {}
+    clients: dict[int | None, Collected] = {}
+    months = [Month(days[0].replace(day=1), 0, 0, days) for days in months_of(filters)]
+    for row in session.execute(statement):
+        figures = (_whole(row.n), _whole(row.collected), _whole(row.commission))
+        _add(collectors, row.collector_id, row.collector or UNASSIGNED, figures)
+        _add(clients, row.tenant_id, row.client, figures)
+        month = months[row.month]
+        months[row.month] = replace(
+            month, collected=month.collected + figures[1], commission=month.commission + figures[2]
+        )
+    return LedgerFigures(_by_collected(collectors), _by_collected(clients), months)
+
+
+def _add(
+    lines: dict[int | None, Collected], key: int | None, name: str, figures: tuple[int, int, int]
+) -> None:
+    payments, money, commission = figures
+    if (line := lines.get(key)) is not None:
+        payments, money = payments + line.payments, money + line.collected
+        commission += line.commission
+    lines[key] = Collected(key, name, payments, money, commission)
+
+
+def _by_collected(lines: dict[int | None, Collected]) -> list[Collected]:
+    return sorted(
+        lines.values(), key=lambda row: (row.key is None, -row.collected, row.name.lower())
+    )
+
+
+def collected_per_collector(session: Session, filters: AgencyFilter) -> list[Collected]:
+    """Per collector (one query: ``ledger_figures``)."""
+    return ledger_figures(session, filters).collectors
+
+
+def collected_per_client(session: Session, filters: AgencyFilter) -> list[Collected]:
+    """Per client: collected, the agency's commission, the net due to them (one query:
+    ``ledger_figures``)."""
+    return ledger_figures(session, filters).clients
+
+
+def commission_per_month(session: Session, filters: AgencyFilter) -> list[Month]:
+    """Every calendar month of the period, zero-filled; the first and last count only
+    their days inside the period (one query: ``ledger_figures``)."""
+    return ledger_figures(session, filters).months
+
+
+# -- Promises kept and broken -------------------------------------------------------------
+
+
+@dataclass
+class PromiseLine:
+    """Promises due in the period that one collector recorded, by how they went."""
+
+    key: int | None
+    name: str
+    counts: dict[PromiseStatus, int] = field(default_factory=dict)
+    amounts: dict[PromiseStatus, int] = field(default_factory=dict)
+
+    def count(self, status: PromiseStatus) -> int:
+        return self.counts.get(status, 0)
+
+    def amount(self, status: PromiseStatus) -> int:
+        return self.amounts.get(status, 0)
+
+    @property
+    def kept_rate(self) -> float | None:
+        """Kept of those resolved (kept or broken); None while none is."""
+        resolved = self.count(PromiseStatus.KEPT) + self.count(PromiseStatus.BROKEN)
+        return self.count(PromiseStatus.KEPT) / resolved if resolved else None
+
+
+def promises_per_collector(session: Session, filters: AgencyFilter) -> list[PromiseLine]:
+    """Promises due in the period, per collector who took them and status (kept, broken,
+    still open); cancelled ones are left out. One query: ``case_events``."""
+    return case_events(session, filters).promises
+
+
+def promise_totals(lines: Sequence[PromiseLine]) -> PromiseLine:
+    total = PromiseLine(None, "All collectors")
+    for line in lines:
+        for status in PROMISE_STATUSES:
+            total.counts[status] = total.count(status) + line.count(status)
+            total.amounts[status] = total.amount(status) + line.amount(status)
+    return total
+
+
+# -- Right party contacts -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Contacts:
+    """Calls a collector logged in the period, and how many reached the debtor."""
+
+    key: int | None
+    name: str
+    calls: int
+    right_party: int
+
+    @property
+    def rate(self) -> float | None:
+        return self.right_party / self.calls if self.calls else None
+
+
+def contacts_per_collector(session: Session, filters: AgencyFilter) -> list[Contacts]:
+    """Calls logged in the period per collector, and the right party contacts among them
+    (the debtor was spoken to, or answered an invoice check). Not money: every currency.
+    One query."""
+    reached = or_(Activity.outcome == SPOKE_OUTCOME, Activity.summary.in_(CHECK_ANSWERED))
+    sums = (
+        select(
+            Activity.actor_id.label("key"),
+            func.count().label("calls"),
+            func.sum(sql_case((reached, 1), else_=0)).label("reached"),
+        )
+        .where(Activity.kind == ActivityKind.CALL, _during(Activity.occurred_at, filters))
+        .group_by(Activity.actor_id)
+        .subquery()
+    )
+    statement = select(sums, User.name).outerjoin(User, User.id == sums.c.key)
+    rows = [
+        Contacts(
+            row.key,
+            row.name or "Not recorded by a collector",
+            _whole(row.calls),
+            _whole(row.reached),
+        )
+        for row in session.execute(statement)
+    ]
+    return sorted(rows, key=lambda row: (row.key is None, -row.right_party, row.name.lower()))
+
+
+# -- Cases per stage ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StageRow:
+    """Cases of one client in one stage and currency today: how many, what they owe."""
+
+    currency: str
+    stage: Stage
+    tenant_id: int
+    tenant_name: str
+    cases: int
+    outstanding: int
+
+
+def stage_rows(session: Session) -> list[StageRow]:
+    """Every currency, stage and client, today; one GROUP BY over the cases' summaries.
+    The currencies on offer and the legal pipeline's cases come from these rows too."""
+    sums = (
+        select(
+            Case.tenant_id,
+            Case.currency,
+            Case.stage,
+            func.count().label("cases"),
+            func.sum(Case.claimed_minor - Case.collected_minor).label("outstanding"),
+        )
+        .group_by(Case.tenant_id, Case.currency, Case.stage)
+        .subquery()
+    )
+    statement = select(sums, Tenant.name).join(Tenant, Tenant.id == sums.c.tenant_id)
+    return [
+        StageRow(
+            row.currency,
+            Stage(row.stage),
+            row.tenant_id,
+            row.name,
+            _whole(row.cases),
+            _whole(row.outstanding),
+        )
+        for row in session.execute(statement)
+    ]
+
+
+def currencies_in(rows: Sequence[StageRow]) -> list[str]:
+    """The currencies cases are in, the most common first (the default)."""
+    counts: Counter[str] = Counter()
+    for row in rows:
+        counts[row.currency] += row.cases
+    return sorted(counts, key=lambda currency: (-counts[currency], currency))
+
+
+@dataclass
+class StageLine:
+    stage: Stage
+    cases: int = 0
+    outstanding: int = 0
+    per_client: dict[int, tuple[int, int]] = field(default_factory=dict)  # cases, owed
+
+
+@dataclass(frozen=True)
+class StageTable:
+    clients: list[tuple[int, str]]  # id, name: the columns
+    lines: list[StageLine]  # every stage that has cases, in process order
+
+    @property
+    def cases(self) -> int:
+        return sum(line.cases for line in self.lines)
+
+    @property
+    def outstanding(self) -> int:
+        return sum(line.outstanding for line in self.lines)
+
+    def open_cases(self) -> int:
+        return sum(line.cases for line in self.lines if line.stage is not Stage.CLOSED)
+
+
+def cases_per_stage(rows: Sequence[StageRow], currency: str) -> StageTable:
+    """The stage rows of one currency as a table: a line per stage, a column per client."""
+    mine = [row for row in rows if row.currency == currency]
+    lines = {stage: StageLine(stage) for stage in Stage}
+    for row in mine:
+        line = lines[row.stage]
+        line.cases += row.cases
+        line.outstanding += row.outstanding
+        line.per_client[row.tenant_id] = (row.cases, row.outstanding)
+    clients = sorted({(row.tenant_id, row.tenant_name) for row in mine}, key=lambda c: c[1].lower())
+    return StageTable(clients, [line for line in lines.values() if line.cases])
+
+
+# -- Legal pipeline -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RequestLine:
+    """Requests for legal action of one status: waiting now, or decided in the period."""
+
+    status: LegalRequestStatus
+    requests: int
+    estimate: int  # court and lawyer fees estimated
+    outstanding: int  # what the cases owe today
+
+    @property
+    def label(self) -> str:
+        return REQUEST_LABELS[self.status]
+
+
+REQUEST_LABELS = {
+    LegalRequestStatus.AWAITING_CREDITOR: "Waiting for the client's approval",
+    LegalRequestStatus.APPROVED: "Approved in the period",
+    LegalRequestStatus.DECLINED: "Declined in the period",
+}
+
+
+@dataclass(frozen=True)
+class LegalPipeline:
+    requests: list[RequestLine]  # one per status, zero-filled
+    stages: list[StageLine]  # the legal stages, zero-filled
+
+    @property
+    def cases(self) -> int:
+        return sum(line.cases for line in self.stages)
+
+    @property
+    def outstanding(self) -> int:
+        return sum(line.outstanding for line in self.stages)
+
+
+def legal_pipeline(
+    session: Session, filters: AgencyFilter, rows: Sequence[StageRow]
+) -> LegalPipeline:
+    """Requests for legal action by status, and the cases in each legal stage today (from
+    ``rows``, the cases-per-stage rows, so no second pass over the cases). One query:
+    ``case_events``."""
+    return _pipeline(case_events(session, filters).requests, rows, filters.currency)
+
+
+def _pipeline(
+    requests: list[RequestLine], rows: Sequence[StageRow], currency: str
+) -> LegalPipeline:
+    by_stage = {line.stage: line for line in cases_per_stage(rows, currency).lines}
+    return LegalPipeline(
+        requests, [by_stage.get(stage, StageLine(stage)) for stage in LEGAL_STAGES]
+    )
+
+
+# -- Instalment plans ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlanLine:
+    status: PlanStatus
+    plans: int
+    total: int  # what the plans were agreed for
+    outstanding: int  # what their cases owe today
+
+    @property
+    def label(self) -> str:
+        return PLAN_LABELS[self.status]
+
+
+PLAN_LABELS = {
+    PlanStatus.ACTIVE: "Active now",
+    PlanStatus.COMPLETED: "Completed in the period",
+    PlanStatus.BROKEN: "Broken in the period",
+}
+
+
+def plans_by_status(session: Session, filters: AgencyFilter) -> list[PlanLine]:
+    """Plans running today, and plans completed or broken in the period. One query:
+    ``case_events``."""
+    return case_events(session, filters).plans
+
+
+# -- Promises, plans and legal requests in one pass over the cases --------------------------
+
+
+@dataclass(frozen=True)
+class CaseEvents:
+    promises: list[PromiseLine]
+    plans: list[PlanLine]  # one per status, zero-filled
+    requests: list[RequestLine]  # one per status, zero-filled
+
+
+def _events(filters: AgencyFilter) -> Subquery:
+    """Promises due in the period; plans running, or ended in the period; requests for
+    legal action waiting, or decided in the period: one row each, with its case, who
+    took it (promises), its status as text and its amount."""
+    ended = PaymentPlan.status.in_((PlanStatus.COMPLETED, PlanStatus.BROKEN))
+    decided = LegalRequest.status != LegalRequestStatus.AWAITING_CREDITOR
+    promises: Select[Any] = select(
+        literal_column("'promise'").label("source"),
+        PromiseToPay.case_id.label("case_id"),
+        PromiseToPay.created_by_id.label("key"),
+        type_coerce(PromiseToPay.status, String).label("status"),
+        PromiseToPay.amount_minor.label("amount"),
+    ).where(PromiseToPay.status.in_(PROMISE_STATUSES), _in_period(PromiseToPay.due_on, filters))
+    plans: Select[Any] = select(
+        literal_column("'plan'"),
+        PaymentPlan.case_id,
+        null(),
+        type_coerce(PaymentPlan.status, String),
+        PaymentPlan.total_minor,
+    ).where(
+        or_(
+            PaymentPlan.status == PlanStatus.ACTIVE,
+            and_(ended, _during(PaymentPlan.ended_at, filters)),
+        )
+    )
+    legal: Select[Any] = select(
+        literal_column("'legal'"),
+        LegalRequest.case_id,
+        null(),
+        type_coerce(LegalRequest.status, String),
+        LegalRequest.court_fees_minor + LegalRequest.lawyer_fees_minor,
+    ).where(
+        or_(
+            LegalRequest.status == LegalRequestStatus.AWAITING_CREDITOR,
+            and_(decided, _during(LegalRequest.decided_at, filters)),
+        )
+    )
+    return union_all(promises, plans, legal).subquery()
+
+
+def case_events(session: Session, filters: AgencyFilter) -> CaseEvents:
+    """Promises, plans and legal requests of the period on cases in the filter's currency,
+    counted and summed per kind, status and collector: one query, so the cases are read
+    once for the three tables (their currency and what they owe today)."""
+    events = _events(filters)
+    sums = (
+        select(
+            events.c.source,
+            events.c.key,
+            events.c.status,
+            func.count().label("n"),
+            func.sum(events.c.amount).label("amount"),
+            func.sum(Case.claimed_minor - Case.collected_minor).label("owed"),
+        )
+        .join(Case, Case.id == events.c.case_id)
+        .where(Case.currency == filters.currency)
+        .group_by(events.c.source, events.c.key, events.c.status)
+        .subquery()
+    )
+    statement = select(sums, User.name).outerjoin(User, User.id == sums.c.key)
+    promises: dict[int | None, PromiseLine] = {}
+    plans: dict[PlanStatus, PlanLine] = {}
+    legal: dict[LegalRequestStatus, RequestLine] = {}
+    for row in session.execute(statement):
+        n, amount, owed = _whole(row.n), _whole(row.amount), _whole(row.owed)
+        if row.source == "promise":
+            line = promises.setdefault(row.key, PromiseLine(row.key, row.name or UNASSIGNED))
+            line.counts[PromiseStatus(row.status)] = n
+            line.amounts[PromiseStatus(row.status)] = amount
+        elif row.source == "plan":
+            plans[PlanStatus(row.status)] = PlanLine(PlanStatus(row.status), n, amount, owed)
+        else:
+            status = LegalRequestStatus(row.status)
+            legal[status] = RequestLine(status, n, amount, owed)
+    return CaseEvents(
+        sorted(promises.values(), key=lambda line: (line.key is None, line.name.lower())),
+        [plans.get(status, PlanLine(status, 0, 0, 0)) for status in PLAN_STATUSES],
+        [legal.get(status, RequestLine(status, 0, 0, 0)) for status in REQUEST_STATUSES],
+    )
+
+
+# -- The whole report ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AgencyReport:
+    filters: AgencyFilter
+    collectors: list[Collected]
+    clients: list[Collected]
+    months: list[Month]
+    promises: list[PromiseLine]
+    contacts: list[Contacts]
+    stages: StageTable
+    legal: LegalPipeline
+    plans: list[PlanLine]
+
+    @property
+    def collected(self) -> int:
+        return sum(row.collected for row in self.clients)
+
+    @property
+    def commission(self) -> int:
+        return sum(row.commission for row in self.clients)
+
+    @property
+    def promise_totals(self) -> PromiseLine:
+        return promise_totals(self.promises)
+
+    @property
+    def right_party_contacts(self) -> int:
+        return sum(row.right_party for row in self.contacts)
+
+    @property
+    def calls(self) -> int:
+        return sum(row.calls for row in self.contacts)
+
+
+def build_report(session: Session, filters: AgencyFilter, rows: Sequence[StageRow]) -> AgencyReport:
+    """Every table of the dashboard: three queries, given the cases-per-stage ``rows``."""
+    money, events = ledger_figures(session, filters), case_events(session, filters)
+    return AgencyReport(
+        filters=filters,
+        collectors=money.collectors,
+        clients=money.clients,
+        months=money.months,
+        promises=events.promises,
+        contacts=contacts_per_collector(session, filters),
+        stages=cases_per_stage(rows, filters.currency),
+        legal=_pipeline(events.requests, rows, filters.currency),
+        plans=events.plans,
+    )
