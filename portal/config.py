@@ -4,10 +4,18 @@ Each real service is switched on by one variable; left unset, the embedded defau
 used: SQLite under ``instance/``, documents in a local folder, simulated payments, mail
 kept in the outbox table, jobs run in-process. Production mode refuses the defaults
 that would be unsafe there.
+
+Jobs: ``JOBS_BACKEND`` is ``thread`` (a thread pool in each process), ``inline`` (at
+once, in the caller: tests) or ``rq`` (a queue in Redis, run by ``flask worker``). Left
+unset it follows ``REDIS_URL``: ``rq`` when Redis is configured, ``thread`` otherwise, so
+a machine with nothing installed still runs every job and a deployment with Redis needs
+no second switch. ``JOBS_BACKEND=thread`` keeps jobs in-process beside a Redis used only
+for rate limits.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,7 +27,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SECRET_KEY = "local-development-only-secret-key"  # noqa: S105  # nosec B105
 ENVIRONMENTS = ("development", "testing", "production")
 PAYMENT_PROVIDERS = ("simulated", "stripe")
-JOBS_BACKENDS = ("thread", "inline")
+LOG_FORMATS = ("json", "text")
+JOBS_BACKENDS = ("thread", "inline", "rq")
 
 
 class ConfigurationError(RuntimeError):
@@ -54,10 +63,19 @@ class Settings:
     jobs_backend: str
     # Where debtors open their payment links; letters print it (the run has no request).
     public_base_url: str = "http://127.0.0.1:5000"
+    # Logs: one JSON object a line (production default) or plain text (elsewhere).
+    log_format: str = "text"
+    # /metrics answers a bearer token or the listed networks (CIDR); neither set: off.
+    metrics_token: str | None = None
+    metrics_networks: tuple[str, ...] = ()
     stripe_secret_key: str | None = None
     stripe_webhook_secret: str | None = None
     # Another address for Stripe's API (a local stand-in in tests); unset: Stripe itself.
     stripe_api_base: str | None = None
+    # RQ (JOBS_BACKEND=rq): the queue jobs go to and ``flask worker`` takes them from, and
+    # how long one job may run before the worker stops it (the dunning run is the longest).
+    rq_queue: str = "portal"
+    rq_job_timeout: int = 3600
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], instance_path: Path) -> Settings:
@@ -77,11 +95,21 @@ class Settings:
             api_rate_limit=environ.get("API_RATE_LIMIT", "120 per minute"),
             s3_endpoint_url=environ.get("S3_ENDPOINT_URL") or None,
             max_document_bytes=_int(environ.get("MAX_DOCUMENT_BYTES"), 25 * 1024 * 1024),
-            jobs_backend=environ.get("JOBS_BACKEND", "thread"),
+            jobs_backend=environ.get("JOBS_BACKEND")
+            or ("rq" if environ.get("REDIS_URL") else "thread"),
             public_base_url=environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
+            log_format=environ.get("LOG_FORMAT") or ("json" if env == "production" else "text"),
+            metrics_token=environ.get("METRICS_TOKEN") or None,
+            metrics_networks=tuple(
+                part.strip()
+                for part in environ.get("METRICS_ALLOW_NETWORKS", "").split(",")
+                if part.strip()
+            ),
             stripe_secret_key=environ.get("STRIPE_SECRET_KEY") or None,
             stripe_webhook_secret=environ.get("STRIPE_WEBHOOK_SECRET") or None,
             stripe_api_base=environ.get("STRIPE_API_BASE") or None,
+            rq_queue=environ.get("RQ_QUEUE") or "portal",
+            rq_job_timeout=_int(environ.get("RQ_JOB_TIMEOUT"), 3600),
         )
 
     @property
@@ -95,8 +123,13 @@ class Settings:
             found.append(f"PORTAL_ENV must be one of {', '.join(ENVIRONMENTS)}, not {self.env!r}")
         if self.jobs_backend not in JOBS_BACKENDS:
             found.append(f"JOBS_BACKEND must be one of {', '.join(JOBS_BACKENDS)}")
+        if self.jobs_backend == "rq" and not self.redis_url:
+            found.append("JOBS_BACKEND=rq needs REDIS_URL")
+        if self.rq_job_timeout <= 0:
+            found.append("RQ_JOB_TIMEOUT must be positive")
         if self.max_document_bytes <= 0:
             found.append("MAX_DOCUMENT_BYTES must be positive")
+        found.extend(self._observability_problems())
         if self.payments_provider not in PAYMENT_PROVIDERS:
             found.append(f"PAYMENTS_PROVIDER {self.payments_provider!r} is not available")
         if self.payments_provider == "stripe" and not (
@@ -111,6 +144,19 @@ class Settings:
             found.append("DATABASE_URL must point at PostgreSQL, not SQLite")
         if self.payments_provider == "simulated":
             found.append("the simulated payment provider cannot take real payments")
+        return found
+
+    def _observability_problems(self) -> list[str]:
+        found = []
+        if self.log_format not in LOG_FORMATS:
+            found.append(f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}")
+        if self.metrics_token is not None and len(self.metrics_token) < 32:
+            found.append("METRICS_TOKEN must be a random value of 32 characters or more")
+        for network in self.metrics_networks:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                found.append(f"METRICS_ALLOW_NETWORKS: {network!r} is not a network")
         return found
 
     def flask_config(self) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
 from portal import db
-from portal.adapters.jobs import InlineJobs, InProcessJobs, Job
+from portal.adapters.jobs import InlineJobs, InProcessJobs, Job, JobQueue, RedisJobs
 from portal.adapters.letter_rendering import JinjaLetterRenderer
 from portal.adapters.mail import mailer_from_url
 from portal.adapters.payments import PaymentProvider, SimulatedPayments
@@ -32,7 +32,9 @@ from portal.services import letters, payment_links
 from portal.services.placement import warning_sign_label
 from portal.services.users import may_sign_in
 from portal.web.access import apply_tenant_scope
+from portal.web.health import register_health
 from portal.web.i18n import register_i18n
+from portal.web.observability import register_observability
 from portal.webhooks import bp as webhooks
 from tenants.scoping import TenantIsolationError
 
@@ -85,15 +87,22 @@ def register_adapters(app: Flask, settings: Settings) -> None:
         assert secret_key and webhook_secret  # noqa: S101  # nosec B101  # load_settings checked
         payments = StripePayments(secret_key, webhook_secret, settings.stripe_api_base)
     app.extensions["portal.payments"] = payments
-    app.extensions["portal.jobs"] = (
-        InlineJobs(in_app_context)
-        if settings.jobs_backend == "inline"
-        else InProcessJobs(in_app_context)
-    )
+    jobs: JobQueue
+    if settings.jobs_backend == "rq":
+        assert settings.redis_url  # noqa: S101  # nosec B101  # load_settings checked
+        # The worker (portal.cli.worker) pushes the app context around each job.
+        jobs = RedisJobs.from_url(settings.redis_url, settings.rq_queue, settings.rq_job_timeout)
+    elif settings.jobs_backend == "inline":
+        jobs = InlineJobs(in_app_context)
+    else:
+        jobs = InProcessJobs(in_app_context)
+    app.extensions["portal.jobs"] = jobs
 
 
 def register_extensions(app: Flask) -> None:
-    limiter.init_app(app)  # first: a flood is refused before any other work
+    # First: every request gets its id and is timed, a refused one too.
+    register_observability(app, app.extensions["portal.settings"])
+    limiter.init_app(app)  # next: a flood is refused before any other work
     csrf.init_app(app)
     htmx.init_app(app)
     login_manager.init_app(app)
@@ -115,10 +124,7 @@ def register_tenancy(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     for blueprint in (auth, creditor, agency, debtor, api, webhooks):
         app.register_blueprint(blueprint)
-
-    @app.get("/healthz")
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    register_health(app, app.extensions["portal.settings"])  # /healthz, /readyz
 
 
 def register_templates(app: Flask) -> None:

@@ -12,6 +12,7 @@ direct upload.
 from __future__ import annotations
 
 import re
+import tempfile
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -101,7 +102,9 @@ class Storage(Protocol):
 
     def delete(self, key: str) -> None: ...
 
-    def ping(self) -> None: ...
+    def ping(self) -> None:
+        """A cheap call that raises unless the store can be used (for the readiness check)."""
+        ...
 
     def download_url(
         self, key: str, *, filename: str, content_type: str, expires_in: int
@@ -158,7 +161,10 @@ class LocalStorage:
         self._path(key).unlink(missing_ok=True)
 
     def ping(self) -> None:
+        """Raise unless documents can be written: a nameless file is made and dropped."""
         self.root.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=self.root):
+            pass
 
     def download_url(
         self, key: str, *, filename: str, content_type: str, expires_in: int
@@ -243,6 +249,7 @@ class S3Storage:
         self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
 
     def ping(self) -> None:
+        """The bucket is there and these credentials may use it (no object is read)."""
         self.client.head_bucket(Bucket=self.bucket)
 
     def download_url(

@@ -13,8 +13,11 @@ from portal.agency import (  # noqa: E402, F401 - registers the routes
     bundles,
     case_work,
     checks,
+    dashboard,
     documents,
+    jobs,
     lawyers,
     legal,
+    statements,
     views,
 )

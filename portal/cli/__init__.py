@@ -10,7 +10,10 @@ from portal.cli.demo import demo_group
 from portal.cli.ledger import ledger_group
 from portal.cli.links import links_group
 from portal.cli.payments import payments_group
+from portal.cli.scheduler import scheduler_command
+from portal.cli.statements import statements_group
 from portal.cli.users import users_group
+from portal.cli.worker import worker_command
 from tenants.cli import tenants_group
 
 
@@ -23,6 +26,9 @@ def register(app: Flask) -> None:
         links_group,
         collections_group,
         payments_group,
+        statements_group,
         ledger_group,
+        worker_command,
+        scheduler_command,
     ):
         app.cli.add_command(group)

@@ -16,6 +16,7 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from portal.adapters import metrics
 from portal.models import (
     ActivityKind,
     Case,
@@ -150,6 +151,7 @@ def record_payment(
     audit.record(session, "payment.recorded", actor_id=actor_id, tenant_id=case.tenant_id,
                  subject=entry, amount_minor=amount_minor, event_key=event_key)  # fmt: skip
     _apply_to_case(session, case, paid_on)
+    metrics.payment_booked(session, case.currency, amount_minor)
     return RecordedPayment(entry, new=True)
 
 
