@@ -61,6 +61,7 @@ from sqlalchemy.orm import Session
 from portal import create_app, db, migrate
 from portal.db import Base, utcnow
 from portal.models import Case, RemittanceStatement, Role, Stage, Tenant, User
+from portal.models.debtor import identity_key
 from portal.services import lawyers, passwords
 from portal.services.case_work import CallOutcome
 from portal.services.users import create_user
@@ -150,7 +151,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "debtors": (
         "id", "tenant_id", "kind", "name", "registration_number", "email", "phone",
         "address_line1", "postal_code", "city", "country", "language", "timezone", "no_calls",
-        "no_emails", "no_letters", "cease_contact", "created_at",
+        "no_emails", "no_letters", "cease_contact", "created_at", "identity_key",
     ),
     "cases": (
         "id", "tenant_id", "debtor_id", "creditor_reference", "agency_reference", "currency",
@@ -158,7 +159,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "next_action_on", "priority", "placed_at", "mandate_ends_on", "payment_term_days",
         "reminders_sent", "disputed_at_placement", "contract_reviewed", "warning_signs",
         "dunning_step", "withdrawal_requested_at", "withdrawal_reason", "placed_minor",
-        "claimed_minor", "collected_minor", "updated_at",
+        "claimed_minor", "collected_minor", "updated_at", "debtor_key",
     ),
     "invoices": (
         "id", "tenant_id", "case_id", "number", "issue_date", "due_date", "amount_minor",
@@ -389,6 +390,7 @@ class Generator:
         self.ids: dict[str, int] = defaultdict(int)
         self.rows: Rows = defaultdict(list)
         self.last_debtor: dict[int, int] = {}
+        self.debtor_keys: dict[int, str] = {}  # each debtor's identity_key, for its cases
         # Money in before this month: the monthly statements already issued show it.
         self.statement_cutoff = today.replace(day=1)
         self.money_in: dict[tuple[int, str, date], list[tuple[Any, ...]]] = defaultdict(list)
@@ -459,17 +461,19 @@ class Generator:
             return self.last_debtor[tenant.id]
         number = self.ids["debtors"] + 1
         business = rng.random() < 0.7
+        kind = "business" if business else "person"
+        name = f"Debtor {number} GmbH" if business else f"Debtor Person {number}"
+        registration = f"HRB {number}" if business and rng.random() < 0.5 else None
+        email = f"ap{number}@debtor.example" if rng.random() < 0.8 else None
         debtor_id = self.add(
-            "debtors", tenant.id, "business" if business else "person",
-            f"Debtor {number} GmbH" if business else f"Debtor Person {number}",
-            f"HRB {number}" if business and rng.random() < 0.5 else None,
-            f"ap{number}@debtor.example" if rng.random() < 0.8 else None,
+            "debtors", tenant.id, kind, name, registration, email,
             f"+49 30 {number:07d}" if rng.random() < 0.7 else None,
             f"Industriestrasse {number % 200 + 1}", f"{10000 + number % 89999}", "Berlin",
             "DE" if rng.random() < 0.9 else "AT", "", "Europe/Berlin", False, False, False,
-            False, d.placed_at,
+            False, d.placed_at, identity_key(kind, name, registration, email),
         )  # fmt: skip
         self.last_debtor[tenant.id] = debtor_id
+        self.debtor_keys[debtor_id] = identity_key(kind, name, registration, email)
         return debtor_id
 
     def case_rows(self, d: Draft) -> None:
@@ -481,8 +485,9 @@ class Generator:
         priority = min(100, round(min(days_due, 360) / 9 + 6 * math.log10(d.principal / 10_000 + 1)
                                   + 5 * len(signs)))  # fmt: skip
         withdrawn = d.closure == "withdrawn"
+        debtor_id = self.debtor(d)
         self.add(
-            "cases", d.tenant.id, self.debtor(d), f"CUST-{d.id:08d}", f"BR-{d.id:09d}",
+            "cases", d.tenant.id, debtor_id, f"CUST-{d.id:08d}", f"BR-{d.id:09d}",
             d.currency, d.stage, d.before_hold, d.hold_reason, d.closure,
             d.collector,
             None if d.stage == "closed" else self.today + timedelta(days=rng.randint(-20, 30)),
@@ -491,7 +496,7 @@ class Generator:
             AMICABLE.index(d.stage) if d.stage in AMICABLE else 3,
             self.past(d.placed_at + timedelta(days=40)) if withdrawn else None,
             "The customer paid us directly" if withdrawn else None,
-            0, 0, 0, self.now,
+            0, 0, 0, self.now, self.debtor_keys[debtor_id],
         )  # fmt: skip
 
     def entry(

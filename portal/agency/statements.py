@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Response, abort, flash, redirect, url_for
+from flask import Response, abort, flash, redirect, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -113,7 +113,7 @@ def statement(statement_id: int) -> str:
         "agency/statement.html",
         statement=found,
         tenant=tenant,
-        lines=remittance.lines_of(db.session, found),
+        lines=remittance.lines_page(db.session, found, request.args.get("page", 1, type=int)),
         net_label=remittance.net_label,
     )
 

@@ -3,7 +3,7 @@ kept, the net paid over; each as a page, a PDF and a CSV (made from the issued r
 
 from __future__ import annotations
 
-from flask import Response, abort
+from flask import Response, abort, request
 from flask_login import current_user
 
 from portal import db
@@ -40,7 +40,7 @@ def statement(statement_id: int) -> str:
     return render_page(
         "creditor/statement.html",
         statement=found,
-        lines=remittance.lines_of(db.session, found),
+        lines=remittance.lines_page(db.session, found, request.args.get("page", 1, type=int)),
         net_label=remittance.net_label,
     )
 

@@ -150,6 +150,9 @@ class Case(TenantOwned, Base):
     collected_minor: Mapped[int] = mapped_column(BigInteger, default=0)  # paid less given back
     # The due date of the oldest invoice: how long the claim has been past due.
     oldest_due_on: Mapped[date | None] = mapped_column(Date)
+    # The debtor's ``identity_key``, copied at placement: repeated debtors are counted
+    # from the cases' index alone, without reading a debtor per case.
+    debtor_key: Mapped[str] = mapped_column(String(260), default="")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
     tenant: Mapped[Tenant] = relationship()
@@ -174,6 +177,29 @@ class Case(TenantOwned, Base):
     @property
     def outstanding_minor(self) -> int:
         return self.claimed_minor - self.collected_minor
+
+
+# The case lists' default order (next action, then priority), per tenant and over all of
+# them, so a page of 50 is read off the index in that order rather than sorted.
+Index(
+    "ix_cases_tenant_next_action",
+    Case.tenant_id, Case.next_action_on, Case.priority.desc(), Case.id,
+)  # fmt: skip
+Index("ix_cases_next_action", Case.next_action_on, Case.priority.desc(), Case.id)
+# Why accounts go unpaid: a tenant's cases in one currency by who the debtor is (in the
+# order repeated debtors are grouped), and by warning signs and delay before placement,
+# with the summaries added up, all read off the index.
+Index(
+    "ix_cases_debtor_key",
+    Case.tenant_id, Case.currency, Case.debtor_key,
+    postgresql_include=["placed_at", "placed_minor", "claimed_minor", "collected_minor",
+                        "oldest_due_on", "warning_signs"],
+)  # fmt: skip
+# A case's currency and placement by its id, without reading the case: disputes are
+# matched to the cases a report counts one index entry each.
+Index("ix_cases_id_currency", Case.id, postgresql_include=["tenant_id", "currency", "placed_at"])
+# The collectors' queue, most urgent first (its default order).
+Index("ix_cases_priority", Case.priority.desc(), Case.next_action_on, Case.id)
 
 
 class Invoice(TenantOwned, Base):

@@ -63,6 +63,8 @@ class Dispute(TenantOwned, Base):
     """The debtor contests the claim: the case waits on hold until it is resolved."""
 
     __tablename__ = "disputes"
+    # The open disputes waiting longest, per tenant (what waits for the creditor).
+    __table_args__ = (Index("ix_disputes_waiting", "tenant_id", "status", "created_at", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)

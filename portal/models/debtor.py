@@ -20,7 +20,13 @@ class DebtorKind(enum.StrEnum):
 
 class Debtor(TenantOwned, Base):
     __tablename__ = "debtors"
-    __table_args__ = (Index("ix_debtors_tenant_name", "tenant_id", "name"),)
+    __table_args__ = (
+        Index("ix_debtors_tenant_name", "tenant_id", "name"),
+        # Repeated debtors: placements grouped by who the debtor is, read off the index.
+        Index(
+            "ix_debtors_identity", "tenant_id", "identity_key", postgresql_include=["id", "name"]
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[DebtorKind] = mapped_column(enum_column(DebtorKind))
@@ -44,6 +50,8 @@ class Debtor(TenantOwned, Base):
     no_letters: Mapped[bool] = mapped_column(Boolean, default=False)
     cease_contact: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Who the debtor is across placements (``identity_key``), written at placement.
+    identity_key: Mapped[str] = mapped_column(String(260), default="")
 
     contacts: Mapped[list[DebtorContact]] = relationship(
         back_populates="debtor", cascade="all, delete-orphan", order_by="DebtorContact.id"
@@ -69,3 +77,24 @@ class DebtorContact(TenantOwned, Base):
     phone: Mapped[str | None] = mapped_column(String(32))
 
     debtor: Mapped[Debtor] = relationship(back_populates="contacts")
+
+
+def identity_key(
+    kind: DebtorKind | str, name: str, registration_number: str | None, email: str | None
+) -> str:
+    """Who a debtor is across placements (each placement creates its own debtor row).
+
+    A registration number names a business wherever it was given (compared without
+    case, spaces or dashes, as payment links compare it); a person with an e-mail
+    address is known by it (people's names are shared too often); otherwise the name,
+    trimmed and in lower case, as placement compares names when it looks for invoices
+    placed twice. The prefix says which was used. Migration 0009 fills the same key in
+    SQL for debtors placed before it.
+    """
+    registration = (registration_number or "").replace(" ", "").replace("-", "").upper()
+    if registration:
+        return f"reg:{registration}"
+    address = (email or "").strip(" ").lower()
+    if kind == DebtorKind.PERSON and address:
+        return f"email:{address}"
+    return f"name:{(name or '').strip(' ').lower()}"

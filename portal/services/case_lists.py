@@ -14,18 +14,17 @@ from sqlalchemy import (
     ColumnElement,
     Integer,
     Select,
-    String,
     Text,
     cast,
     exists,
     func,
-    literal,
     or_,
     select,
 )
 from sqlalchemy import case as sql_case
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import QueryableAttribute, Session, joinedload
+from sqlalchemy.orm.util import AliasedClass
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.sql.selectable import Subquery
@@ -34,7 +33,6 @@ from portal.db import utcnow
 from portal.models import (
     Case,
     Debtor,
-    DebtorKind,
     Dispute,
     DisputeStatus,
     EntryKind,
@@ -49,6 +47,7 @@ from portal.services.ledger import Balance, balances
 from portal.services.money import minor_units
 
 PAGE_SIZE = 50
+COUNT_CAP = 10_000  # case lists count exactly up to here, then say "more than"
 OPEN_STAGES = tuple(stage for stage in Stage if stage is not Stage.CLOSED)
 
 
@@ -112,13 +111,24 @@ class CaseRow:
 
 @dataclass(frozen=True)
 class CasePage:
+    """A page of cases. Counting hundreds of thousands of cases exactly takes longer than
+    anyone needs the figure for, so ``total`` is exact up to ``COUNT_CAP`` cases (or the
+    cases up to the page shown, if further); past it ``capped`` is true and ``total`` is
+    the cap: "more than 10,000"."""
+
     rows: list[CaseRow]
     total: int
     page: int
+    capped: bool = False
 
     @property
     def pages(self) -> int:
+        """The pages there are (when ``capped``: at least, and one more follows)."""
         return max(1, -(-self.total // PAGE_SIZE))
+
+    @property
+    def has_next(self) -> bool:
+        return self.capped or self.page < self.pages
 
 
 @cache
@@ -270,17 +280,37 @@ def _rows(session: Session, statement: Select[tuple[Case]]) -> list[CaseRow]:
     return [CaseRow(case, sums[case.id], checks.get(case.id)) for case in cases]
 
 
+def _base(filters: CaseFilter) -> Select[tuple[Case]]:
+    """The cases the filter matches, joined to their debtors only when a criterion or the
+    order reads the debtor (the rows' debtors are loaded with them either way): the join
+    makes PostgreSQL read every debtor of the tenant, where without it a page is read off
+    an index in the list's order."""
+    statement = select(Case)
+    if filters.search.strip() or filters.sort == "debtor":
+        statement = statement.join(Case.debtor)
+    return _filtered(statement, filters)
+
+
+def _capped_count(session: Session, base: Select[tuple[Case]], cap: int) -> int:
+    """How many cases ``base`` matches, counting no further than ``cap + 1``."""
+    counted = base.with_only_columns(Case.id).order_by(None).limit(cap + 1).subquery()
+    return session.scalar(select(func.count()).select_from(counted)) or 0
+
+
 def find_cases(session: Session, filters: CaseFilter) -> CasePage:
-    base = _filtered(select(Case).join(Case.debtor), filters)
-    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    """A page of the filter's cases and how many there are: exactly up to ``COUNT_CAP``
+    (and always past the page shown), beyond that "more than" (``CasePage.capped``)."""
+    base = _base(filters)
     page = max(1, filters.page)
+    cap = max(COUNT_CAP, page * PAGE_SIZE)
+    found = _capped_count(session, base, cap)
     statement = _sorted(base, filters.sort).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
-    return CasePage(_rows(session, statement), total, page)
+    return CasePage(_rows(session, statement), min(found, cap), page, capped=found > cap)
 
 
 def all_cases(session: Session, filters: CaseFilter, chunk: int = 500) -> Iterator[CaseRow]:
     """Every case the filter matches, a chunk at a time (for exports of any size)."""
-    base = _sorted(_filtered(select(Case).join(Case.debtor), filters), filters.sort)
+    base = _sorted(_base(filters), filters.sort)
     offset = 0
     while rows := _rows(session, base.limit(chunk).offset(offset)):
         yield from rows
@@ -330,14 +360,17 @@ def _start_of(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
-def placed_between(first: date | None, last: date | None) -> list[ColumnElement[bool]]:
-    """Conditions on ``Case.placed_at``: placed on ``first`` or later, on ``last`` or before
-    (UTC days). Bounds are timestamps, so the index on ``placed_at`` answers them."""
+def placed_between(
+    first: date | None, last: date | None, case: type[Case] | AliasedClass[Case] = Case
+) -> list[ColumnElement[bool]]:
+    """Conditions on ``Case.placed_at`` (or an alias's): placed on ``first`` or later, on
+    ``last`` or before (UTC days). Bounds are timestamps, so the index on ``placed_at``
+    answers them."""
     found: list[ColumnElement[bool]] = []
     if first is not None:
-        found.append(Case.placed_at >= _start_of(first))
+        found.append(case.placed_at >= _start_of(first))
     if last is not None and last < date.max:
-        found.append(Case.placed_at < _start_of(last + timedelta(days=1)))
+        found.append(case.placed_at < _start_of(last + timedelta(days=1)))
     return found
 
 
@@ -396,24 +429,8 @@ def dispute_reason_key() -> ColumnElement[str]:
     return func.lower(func.trim(func.substr(Dispute.reason, 1, REASON_KEY_LENGTH)))
 
 
-def debtor_identity() -> ColumnElement[str]:
-    """Who a debtor is across placements (each placement creates its own debtor row).
-
-    A registration number names a business wherever it was given (compared without
-    case, spaces or dashes, as payment links compare it); a person with an e-mail
-    address is known by it (people's names are shared too often); otherwise the name,
-    trimmed and in lower case, as placement compares names when it looks for invoices
-    placed twice. The prefix says which was used.
-    """
-    registration = func.upper(
-        func.replace(func.replace(func.coalesce(Debtor.registration_number, ""), " ", ""), "-", "")
-    )
-    email = func.lower(func.trim(func.coalesce(Debtor.email, "")))
-    return sql_case(
-        (registration != "", literal("reg:", String) + registration),
-        (
-            (Debtor.kind == DebtorKind.PERSON) & (email != ""),
-            literal("email:", String) + email,
-        ),
-        else_=literal("name:", String) + func.lower(func.trim(Debtor.name)),
-    )
+def debtor_identity() -> QueryableAttribute[str]:
+    """Who a case's debtor is across placements: the debtor's key, which placement copies
+    onto the case (see ``portal.models.debtor.identity_key``: registration number, else a
+    person's e-mail address, else the name; the prefix says which was used)."""
+    return Case.debtor_key

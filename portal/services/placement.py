@@ -37,6 +37,7 @@ from portal.models import (
     Stage,
     Tenant,
 )
+from portal.models.debtor import identity_key
 from portal.services import payment_links
 from portal.services.money import MAX_MINOR_UNITS, format_money, is_currency, minor_units
 from tenants.scoping import scoped_get
@@ -397,6 +398,7 @@ def place_many(
             "placed_minor": request.total_minor,
             "claimed_minor": request.total_minor,
             "oldest_due_on": request.oldest_due_date(),
+            "debtor_key": _identity_of(request.debtor),
             # The link is issued now, whenever the case counts as placed (imports of history).
             **payment_links.new_link(reference, tenant.payment_link_valid_days, utcnow()),
         }
@@ -426,6 +428,11 @@ def _insert_returning_ids(
     return [waiting[tuple(row[name] for name in key)].pop() for row in rows]
 
 
+def _identity_of(debtor: DebtorDetails) -> str:
+    """Who the debtor is across placements (``Debtor.identity_key``; a copy on the case)."""
+    return identity_key(debtor.kind, debtor.name, debtor.registration_number, debtor.email)
+
+
 def _insert_debtors(
     session: Session, tenant: Tenant, requests: Sequence[PlacementRequest]
 ) -> list[int]:
@@ -434,6 +441,7 @@ def _insert_debtors(
             "tenant_id": tenant.id,
             "created_at": utcnow(),
             **{name: value for name, value in vars(r.debtor).items() if name != "contacts"},
+            "identity_key": _identity_of(r.debtor),
         }
         for r in requests
     ]

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Select, exists, func, literal, select
+from sqlalchemy import ColumnElement, Select, exists, func, literal, select
 from sqlalchemy import case as sql_case
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
@@ -160,22 +160,30 @@ _PAYMENT_KEY = sql_case(
 CASE_COLUMNS = (Case.agency_reference, Case.creditor_reference, Debtor.name)
 
 
-def _ledger_source(tenant_id: int, currency: str, up_to: date, *columns: Any) -> Select[Any]:
-    """Payments and refunds dated up to ``up_to`` that are on no statement yet."""
+def _ledger_source(
+    tenant_id: int, currency: str, up_to: date, *columns: Any, with_cases: bool = True
+) -> Select[Any]:
+    """Payments and refunds dated up to ``up_to`` that are on no statement yet.
+
+    Their cases and debtors are joined only ``with_cases`` (for the lines' references,
+    not for the sums): the entries carry their tenant, and the joins made PostgreSQL
+    read every case and debtor of the tenant to add up a few thousand entries."""
     on_a_statement = exists().where(StatementLine.ledger_entry_id == LedgerEntry.id)
-    return (
+    statement = (
         select(*columns)
         .select_from(LedgerEntry)
         .outerjoin(_PAYMENT, _PAYMENT.id == LedgerEntry.reverses_entry_id)
-        .join(Case, Case.id == LedgerEntry.case_id)
-        .join(Debtor, Debtor.id == Case.debtor_id)
-        .where(
-            LedgerEntry.tenant_id == tenant_id,
-            LedgerEntry.currency == currency,
-            LedgerEntry.kind.in_((EntryKind.PAYMENT, EntryKind.REVERSAL)),
-            LedgerEntry.value_date <= up_to,
-            ~on_a_statement,
+    )
+    if with_cases:
+        statement = statement.join(Case, Case.id == LedgerEntry.case_id).join(
+            Debtor, Debtor.id == Case.debtor_id
         )
+    return statement.where(
+        LedgerEntry.tenant_id == tenant_id,
+        LedgerEntry.currency == currency,
+        LedgerEntry.kind.in_((EntryKind.PAYMENT, EntryKind.REVERSAL)),
+        LedgerEntry.value_date <= up_to,
+        ~on_a_statement,
     )
 
 
@@ -335,6 +343,7 @@ def open_period(session: Session, tenant: Tenant, currency: str, up_to: date) ->
             _ledger_source(
                 tenant.id, currency, up_to, func.count(), func.min(LedgerEntry.value_date),
                 func.sum(collected), func.sum(LedgerEntry.commission_minor), nothing,
+                with_cases=False,
             ),
             _cost_source(
                 tenant.id, currency, up_to, func.count(), func.min(LegalCost.incurred_on),
@@ -532,9 +541,37 @@ def listing(session: Session, limit: int = 500) -> list[Listed]:
     return [Listed(statement, name) for statement, name in rows]
 
 
+def _case_currencies(*where: ColumnElement[bool]) -> Select[tuple[str]]:
+    """The currencies of the cases of the tenants ``where`` picks, found by looking each
+    one up in the index on (tenant, currency, ...): a DISTINCT would read every case,
+    where this reads one index entry per tenant and currency (a recursive query: the
+    first currency of each tenant, then the next one after it, and so on)."""
+    first = (
+        select(func.min(Case.currency))
+        .where(Case.tenant_id == Tenant.id)
+        .correlate(Tenant)
+        .scalar_subquery()
+    )
+    found = (
+        select(Tenant.id.label("tenant_id"), first.label("currency"))
+        .where(*where)
+        .cte("case_currencies", recursive=True)
+    )
+    following = (
+        select(func.min(Case.currency))
+        .where(Case.tenant_id == found.c.tenant_id, Case.currency > found.c.currency)
+        .correlate(found)
+        .scalar_subquery()
+    )
+    found = found.union_all(
+        select(found.c.tenant_id, following).where(found.c.currency.is_not(None))
+    )
+    return select(found.c.currency).where(found.c.currency.is_not(None)).distinct()
+
+
 def currencies_of(session: Session, tenant: Tenant) -> list[str]:
     """The currencies the tenant has cases or statements in (its own currency always)."""
-    in_cases = select(Case.currency).where(Case.tenant_id == tenant.id).distinct()
+    in_cases = _case_currencies(Tenant.id == tenant.id)
     on_statements = (
         select(RemittanceStatement.currency)
         .where(RemittanceStatement.tenant_id == tenant.id)
@@ -547,39 +584,89 @@ def currencies_of(session: Session, tenant: Tenant) -> list[str]:
 def currencies_in_use(session: Session) -> list[str]:
     """Every currency of the tenants and cases the session may see."""
     found = {
-        *session.scalars(select(Case.currency).distinct()),
+        *session.scalars(_case_currencies()),
         *session.scalars(select(Tenant.currency).distinct()),
     }
     return sorted(found)
 
 
-def lines_of(session: Session, statement: RemittanceStatement) -> list[Line]:
-    """The statement's lines as they were issued, in their order."""
-    rows = session.execute(
+LINES_PER_PAGE = 200  # a statement's lines on one web page
+
+
+def _issued_lines(statement: RemittanceStatement, page: int | None = None) -> Select[Any]:
+    """The statement's lines with their cases' references, in order: all of them, or
+    page ``page``, which is picked from the lines alone before the cases are joined (so
+    a page of 200 lines looks up 200 cases, not the statement's ten thousand)."""
+    lines = StatementLine.statement_id == statement.id
+    if page is not None:
+        on_page = (
+            select(StatementLine.id)
+            .where(lines)
+            .order_by(StatementLine.id)
+            .limit(LINES_PER_PAGE)
+            .offset((page - 1) * LINES_PER_PAGE)
+        )
+        lines = StatementLine.id.in_(on_page.scalar_subquery())
+    return (
         select(StatementLine, *CASE_COLUMNS)
         .join(Case, Case.id == StatementLine.case_id)
         .join(Debtor, Debtor.id == Case.debtor_id)
-        .where(StatementLine.statement_id == statement.id)
+        .where(lines)
         .order_by(StatementLine.id)
     )
-    return [
-        Line(
-            line.case_id,
-            agency_reference,
-            creditor_reference,
-            debtor,
-            kind=line.kind,
-            value_date=line.value_date,
-            description=line.description,
-            collected_minor=line.collected_minor,
-            commission_minor=line.commission_minor,
-            costs_minor=line.costs_minor,
-            ledger_entry_id=line.ledger_entry_id,
-            legal_cost_id=line.legal_cost_id,
-            invoice_check_id=line.invoice_check_id,
-        )
-        for line, agency_reference, creditor_reference, debtor in rows
-    ]
+
+
+def _issued_line(line: StatementLine, agency_reference: str, creditor_reference: str,
+                 debtor: str) -> Line:  # fmt: skip
+    return Line(
+        line.case_id,
+        agency_reference,
+        creditor_reference,
+        debtor,
+        kind=line.kind,
+        value_date=line.value_date,
+        description=line.description,
+        collected_minor=line.collected_minor,
+        commission_minor=line.commission_minor,
+        costs_minor=line.costs_minor,
+        ledger_entry_id=line.ledger_entry_id,
+        legal_cost_id=line.legal_cost_id,
+        invoice_check_id=line.invoice_check_id,
+    )
+
+
+def lines_of(session: Session, statement: RemittanceStatement) -> list[Line]:
+    """The statement's lines as they were issued, in their order (all of them)."""
+    rows = session.execute(_issued_lines(statement))
+    return [_issued_line(*row) for row in rows]
+
+
+@dataclass(frozen=True)
+class LinePage:
+    """A page of a statement's lines (the web page shows a statement a page at a time:
+    one can carry ten thousand lines; the PDF and the CSV carry them all)."""
+
+    lines: list[Line]
+    total: int  # lines on the whole statement
+    page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // LINES_PER_PAGE))
+
+
+def lines_page(session: Session, statement: RemittanceStatement, page: int) -> LinePage:
+    """Page ``page`` (from 1) of the statement's lines and how many there are in all, in
+    one query (a page past the last one is empty, and costs a count)."""
+    page = max(1, page)
+    counted = select(func.count()).where(StatementLine.statement_id == statement.id)
+    statement_rows = _issued_lines(statement, page).add_columns(
+        counted.scalar_subquery().label("total")
+    )
+    rows = session.execute(statement_rows).all()
+    if rows:
+        return LinePage([_issued_line(*row[:4]) for row in rows], int(rows[0].total), page)
+    return LinePage([], (session.scalar(counted) or 0) if page > 1 else 0, page)
 
 
 def totals_of(statement: RemittanceStatement) -> Totals:

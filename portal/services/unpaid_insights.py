@@ -20,7 +20,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy import case as sql_case
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm.util import AliasedClass
 
 from portal.models import Case, Debtor, Dispute
 from portal.services.case_lists import (
@@ -130,10 +131,12 @@ def build(session: Session, report_filter: ReportFilter) -> UnpaidInsights:
     )
 
 
-def _in_filter(report_filter: ReportFilter) -> list[ColumnElement[bool]]:
+def _in_filter(
+    report_filter: ReportFilter, case: type[Case] | AliasedClass[Case] = Case
+) -> list[ColumnElement[bool]]:
     return [
-        Case.currency == report_filter.currency,
-        *placed_between(report_filter.placed_from, report_filter.placed_to),
+        case.currency == report_filter.currency,
+        *placed_between(report_filter.placed_from, report_filter.placed_to, case),
     ]
 
 
@@ -264,31 +267,47 @@ def _signs_in(text: str | None) -> list[str]:
     return sorted({sign for sign in found if isinstance(sign, str) and sign})
 
 
+def _totals(count: int, placed: int, collected: int, claimed: int) -> Totals:
+    return Totals(int(count), int(placed), int(collected), int(claimed) - int(collected))
+
+
 def repeat_debtors(session: Session, report_filter: ReportFilter) -> list[DebtorRow]:
     """Debtors placed more than once, most placements first (1 query; see
-    ``case_lists.debtor_identity`` for how placements are matched to one debtor)."""
+    ``case_lists.debtor_identity`` for how placements are matched to one debtor).
+
+    The cases are grouped by the key placement copied onto them, in the order of an index
+    that carries the summaries, so no debtor is read until the 20 are found; each of those
+    is then named from its own placements' debtors."""
     identity = debtor_identity().label("identity")
-    cases = func.count(Case.id)
-    statement = (
+    cases = func.count()  # not count(id): the index holds no id, and reads no row then
+    top = (
         select(
             identity,
-            func.min(Debtor.name),
-            cases,
-            func.coalesce(func.sum(Case.placed_minor), 0),
-            func.coalesce(func.sum(Case.collected_minor), 0),
-            func.coalesce(func.sum(Case.claimed_minor), 0),
+            cases.label("cases"),
+            func.coalesce(func.sum(Case.placed_minor), 0).label("placed"),
+            func.coalesce(func.sum(Case.collected_minor), 0).label("collected"),
+            func.coalesce(func.sum(Case.claimed_minor), 0).label("claimed"),
         )
-        .select_from(Case)
-        .join(Debtor, Debtor.id == Case.debtor_id)
         .where(*_in_filter(report_filter))
         .group_by(identity)
         .having(cases > 1)
         .order_by(cases.desc(), func.sum(Case.placed_minor).desc(), identity)
         .limit(TOP_DEBTORS)
+        .subquery()
+    )
+    named = aliased(Case)
+    name = (
+        select(func.min(Debtor.name))
+        .select_from(named)
+        .join(Debtor, Debtor.id == named.debtor_id)
+        .where(named.debtor_key == top.c.identity, *_in_filter(report_filter, named))
+        .correlate(top)
+        .scalar_subquery()
+    )
+    statement = select(top, name.label("name")).order_by(
+        top.c.cases.desc(), top.c.placed.desc(), top.c.identity
     )
     return [
-        DebtorRow(
-            key, name, Totals(int(n), int(placed), int(collected), int(claimed) - int(collected))
-        )
-        for key, name, n, placed, collected, claimed in session.execute(statement)
+        DebtorRow(key, name, _totals(n, placed, collected, claimed))
+        for key, n, placed, collected, claimed, name in session.execute(statement)
     ]
