@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Response, abort, flash, redirect, request, url_for
+from flask import Response, flash, redirect, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -14,17 +14,14 @@ from wtforms import DateField, SelectField
 from wtforms.validators import InputRequired
 
 from portal import db
-from portal.adapters.letter_rendering import JinjaLetterRenderer
-from portal.adapters.storage import content_disposition
 from portal.agency import bp
 from portal.db import utcnow
 from portal.models import RemittanceStatement, Role, Tenant
-from portal.services import letters, remittance
+from portal.services import remittance
 from portal.services.money import format_money
+from portal.web import statement_files
 from portal.web.access import load_or_404, roles_required
 from portal.web.rendering import render_page
-
-PDF_RENDERER = JinjaLetterRenderer(remittance.PDF_TEMPLATES)
 
 
 def _tenant_id(value: object) -> int:
@@ -121,22 +118,10 @@ def statement(statement_id: int) -> str:
 @bp.get("/statements/<int:statement_id>.pdf")
 @roles_required(Role.AGENCY_ADMIN)
 def statement_pdf(statement_id: int) -> Response:
-    found = load_or_404(RemittanceStatement, statement_id)
-    settings = letters.configured()
-    if settings is None:
-        abort(503, "PDF rendering is not configured on this portal.")
-    pdf = remittance.statement_pdf(db.session, found, PDF_RENDERER, settings.agency_name)
-    disposition = content_disposition(remittance.filename(found, "pdf"))
-    return Response(pdf, mimetype="application/pdf", headers={"Content-Disposition": disposition})
+    return statement_files.pdf_response(load_or_404(RemittanceStatement, statement_id))
 
 
 @bp.get("/statements/<int:statement_id>.csv")
 @roles_required(Role.AGENCY_ADMIN)
 def statement_csv(statement_id: int) -> Response:
-    found = load_or_404(RemittanceStatement, statement_id)
-    disposition = content_disposition(remittance.filename(found, "csv"))
-    return Response(
-        remittance.statement_csv(db.session, found),
-        mimetype="text/csv",
-        headers={"Content-Disposition": disposition},
-    )
+    return statement_files.csv_response(load_or_404(RemittanceStatement, statement_id))

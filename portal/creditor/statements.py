@@ -3,20 +3,17 @@ kept, the net paid over; each as a page, a PDF and a CSV (made from the issued r
 
 from __future__ import annotations
 
-from flask import Response, abort, request
+from flask import Response, request
 from flask_login import current_user
 
 from portal import db
-from portal.adapters.letter_rendering import JinjaLetterRenderer
-from portal.adapters.storage import content_disposition
 from portal.creditor import bp
 from portal.db import utcnow
 from portal.models import RemittanceStatement
-from portal.services import letters, remittance
+from portal.services import remittance
+from portal.web import statement_files
 from portal.web.access import load_or_404
 from portal.web.rendering import render_page
-
-PDF_RENDERER = JinjaLetterRenderer(remittance.PDF_TEMPLATES)
 
 
 @bp.get("/statements")
@@ -47,21 +44,9 @@ def statement(statement_id: int) -> str:
 
 @bp.get("/statements/<int:statement_id>.pdf")
 def statement_pdf(statement_id: int) -> Response:
-    found = load_or_404(RemittanceStatement, statement_id)
-    settings = letters.configured()
-    if settings is None:
-        abort(503, "PDF rendering is not configured on this portal.")
-    pdf = remittance.statement_pdf(db.session, found, PDF_RENDERER, settings.agency_name)
-    disposition = content_disposition(remittance.filename(found, "pdf"))
-    return Response(pdf, mimetype="application/pdf", headers={"Content-Disposition": disposition})
+    return statement_files.pdf_response(load_or_404(RemittanceStatement, statement_id))
 
 
 @bp.get("/statements/<int:statement_id>.csv")
 def statement_csv(statement_id: int) -> Response:
-    found = load_or_404(RemittanceStatement, statement_id)
-    disposition = content_disposition(remittance.filename(found, "csv"))
-    return Response(
-        remittance.statement_csv(db.session, found),
-        mimetype="text/csv",
-        headers={"Content-Disposition": disposition},
-    )
+    return statement_files.csv_response(load_or_404(RemittanceStatement, statement_id))
