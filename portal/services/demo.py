@@ -27,12 +27,21 @@ from portal.models import (
     LegalProceeding,
     LegalRequest,
     LegalRequestStatus,
+    Party,
     Role,
     Stage,
     Tenant,
     User,
 )
-from portal.services import invoice_checks, ledger, messages, payment_plans, payments, remittance
+from portal.services import (
+    disputes,
+    invoice_checks,
+    ledger,
+    messages,
+    payment_plans,
+    payments,
+    remittance,
+)
 from portal.services.placement import (
     ContactDetails,
     DebtorDetails,
@@ -343,7 +352,13 @@ def _give_history(
         case.assigned_collector_id = collectors[number % len(collectors)].id
     if stage is Stage.ON_HOLD:
         case.stage_before_hold, case.hold_reason = Stage.DEMAND, HoldReason.DISPUTE
-        _ask_for_evidence(session, case, collectors[number % len(collectors)])
+        collector = collectors[number % len(collectors)]
+        session.flush()
+        disputes.open_dispute(
+            session, case, raised_by=Party.DEBTOR, reason="The goods were never delivered.",
+            actor_id=collector.id, role=Role.COLLECTOR, today=today,
+        )  # fmt: skip
+        _ask_for_evidence(session, case, collector)
     if outcome:
         kind = ActivityKind.LETTER if "letter" in outcome.lower() else ActivityKind.CALL
         log_activity(
