@@ -16,10 +16,10 @@ from datetime import date
 
 from sqlalchemy.orm import Session
 
-from portal.adapters.mail import Mail, Mailer
+from portal.adapters.mail import Mailer
 from portal.adapters.payments import ChargeRequest, ChargeResult, PaymentProvider
 from portal.models import Instalment, PlanStatus
-from portal.services import ledger, letters, notifications, payment_plans
+from portal.services import letters, notifications, payment_plans
 from tenants.scoping import unscoped
 
 BATCH_SIZE = 200
@@ -106,13 +106,11 @@ def _failed(
     case = instalment.plan.case
     if instalment.plan.status is PlanStatus.BROKEN:
         notifications.plan_broken(session, mailer, instalment.plan)
-    if not retried or not case.debtor.email or letters.configured() is None:
+    if not retried or letters.configured() is None:
         return
-    letter = letters.compose(
-        session, case, "instalment_failed", ledger.balance(session, case), today=today,
+    # Like every e-mail to the debtor: not to one who asked for no e-mails or no contact.
+    letters.email(
+        session, mailer, case, "instalment_failed", today=today,
         extra={"instalment": {"number": instalment.number, "amount_minor": instalment.amount_minor,
                               "retry_on": instalment.next_attempt_on}},
     )  # fmt: skip
-    mailer.send(
-        session, Mail(case.debtor.email, letter.subject, letter.body, tenant_id=case.tenant_id)
-    )

@@ -410,6 +410,18 @@ def test_a_failing_card_is_retried_then_moved_to_the_end_then_the_plan_breaks(
     assert len(entries(session, case.id)) == 1  # only the first payment was ever taken
 
 
+@pytest.mark.parametrize("wish", ["no_emails", "cease_contact"])
+def test_a_debtor_who_asked_for_no_emails_is_not_emailed_about_a_failed_card(
+    session: Session, case: Case, wish: str
+) -> None:
+    plan_id = active_plan(session, case, outcome=SimulatedOutcome.PAY_THEN_DECLINE)
+    setattr(reload(session, Case, case.id).debtor, wish, True)
+    assert charge_run(session, START).failed == 1
+    second = reload(session, PaymentPlan, plan_id).instalments[1]
+    assert second.status is InstalmentStatus.FAILED  # retried all the same
+    assert mails_to(session, case.id) == []
+
+
 def test_a_paid_instalment_ends_a_run_of_misses(session: Session, case: Case) -> None:
     plan_id = active_plan(session, case)
     ids = [i.id for i in sorted(reload(session, PaymentPlan, plan_id).instalments,
