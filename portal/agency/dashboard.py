@@ -24,6 +24,8 @@ from portal.services.agency_report import AgencyFilter, StageRow
 from portal.services.money import to_decimal
 from portal.services.spreadsheet import csv_lines
 from portal.web.access import roles_required
+from portal.web.charts import ChartPoint
+from portal.web.downloads import csv_attachment
 from portal.web.i18n import money
 from portal.web.rendering import render_page
 
@@ -70,17 +72,7 @@ def dashboard() -> str:
     )
 
 
-@dataclass(frozen=True)
-class Bar:
-    """A bar of ``shared/_charts.html``'s chart: one month's commission."""
-
-    label: str
-    value: int  # never below zero: a month that gave back more than it earned shows none
-    text: str
-    href: str
-
-
-def _chart(months: list[agency_report.Month], filters: AgencyFilter) -> list[Bar]:
+def _chart(months: list[agency_report.Month], filters: AgencyFilter) -> list[ChartPoint]:
     """Each month's commission; its bar opens the dashboard for that month. More than a
     year of bars leaves room for the month's name only."""
     label = "%b %y" if len(months) <= MONTHS_WITH_YEAR else "%b"
@@ -90,7 +82,8 @@ def _chart(months: list[agency_report.Month], filters: AgencyFilter) -> list[Bar
         query: dict[str, Any] = {"from": first.isoformat(), "to": last.isoformat()}
         query["currency"] = filters.currency
         bars.append(
-            Bar(month.first_day.strftime(label), max(month.commission, 0),
+            # A month that gave back more than it earned shows no bar (its words say it).
+            ChartPoint(month.first_day.strftime(label), max(month.commission, 0),
                 money(month.commission, filters.currency), url_for("agency.dashboard", **query))
         )  # fmt: skip
     return bars
@@ -210,11 +203,7 @@ def _export(name: str) -> Response:
     lines = list(csv_lines(export.header, export.rows(db.session, filters, rows)))
     period = f"{filters.period_from:%Y%m%d}-{filters.period_to:%Y%m%d}"
     filename = f"agency-{name}-{period}-{filters.currency}.csv"
-    return Response(
-        "".join(lines),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    return csv_attachment(filename, "".join(lines))
 
 
 def _register_exports() -> None:

@@ -33,6 +33,7 @@ from portal.services.import_columns import (
     template_rows,
 )
 from portal.web.access import load_or_404
+from portal.web.downloads import csv_attachment
 from portal.web.rendering import render_page
 from tenants.scoping import set_scope
 
@@ -83,11 +84,7 @@ def _csv_response(lines: Callable[[], Iterable[str]], filename: str) -> Response
         yield "\ufeff"  # the byte order mark: spreadsheets then read UTF-8
         yield from lines()
 
-    return Response(
-        stream_with_context(body()),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    return csv_attachment(filename, stream_with_context(body()))
 
 
 # --- jobs ----------------------------------------------------------------------------------

@@ -8,7 +8,6 @@ same SQL as the figure (``portal.services.case_lists``).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from flask import Response, request, url_for
@@ -21,20 +20,12 @@ from portal.services import creditor_decisions, portfolio_report, unpaid_insight
 from portal.services.money import format_money, to_decimal
 from portal.services.portfolio_report import PortfolioReport, ReportFilter
 from portal.services.spreadsheet import csv_lines
+from portal.web.charts import ChartPoint
+from portal.web.downloads import csv_attachment
 from portal.web.filters import report_filter_from
 from portal.web.rendering import render_page
 
 CsvTable = tuple[list[str], list[list[object]]]
-
-
-@dataclass(frozen=True)
-class ChartPoint:
-    """A bar of ``shared/_charts.html``'s ``bar_chart``."""
-
-    label: str
-    value: float
-    text: str
-    href: str | None = None
 
 
 def _report_filter() -> tuple[ReportFilter, list[str]]:
@@ -209,11 +200,7 @@ def _csv_view(table: str) -> Callable[[], Response]:
         report = portfolio_report.build(db.session, report_filter)
         header, rows = CSV_TABLES[table](report)
         filename = f"dashboard-{table}-{report_filter.currency}-{report_filter.today}.csv"
-        return Response(
-            "".join(csv_lines(header, rows)),
-            mimetype="text/csv",
-            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-        )
+        return csv_attachment(filename, "".join(csv_lines(header, rows)))
 
     export.__name__ = f"dashboard_{table}_csv"
     return export

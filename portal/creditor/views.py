@@ -11,7 +11,7 @@ from portal import db
 from portal.creditor import bp
 from portal.creditor.forms import DirectPaymentForm, WithdrawForm
 from portal.db import utcnow
-from portal.models import Case, EntryKind, Stage
+from portal.models import Case, Stage
 from portal.services import (
     creditor_decisions,
     direct_payments,
@@ -26,6 +26,7 @@ from portal.services.case_lists import SORTS, all_cases, find_cases, stage_count
 from portal.services.money import AmountError, format_money, parse_amount, to_decimal
 from portal.services.spreadsheet import csv_lines
 from portal.web.access import load_or_404, stream_in_scope
+from portal.web.downloads import csv_attachment
 from portal.web.filters import case_filter_from
 from portal.web.forms import MessageForm
 from portal.web.messaging import send_from_form
@@ -85,11 +86,7 @@ def export_cases() -> Response:
             ]
 
     filename = f"cases-{utcnow():%Y-%m-%d}.csv"
-    return Response(
-        stream_in_scope(csv_lines(EXPORT_COLUMNS, rows())),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    return csv_attachment(filename, stream_in_scope(csv_lines(EXPORT_COLUMNS, rows())))
 
 
 def _case_page(case: Case, status: int = 200, **forms: object) -> tuple[str, int]:
@@ -101,9 +98,7 @@ def _case_page(case: Case, status: int = 200, **forms: object) -> tuple[str, int
         case=case,
         balance=ledger.balance(db.session, case),
         timeline=[entry for entry in case.activities if entry.visible_to_creditor],
-        payments=[
-            e for e in case.ledger_entries if e.kind in (EntryKind.PAYMENT, EntryKind.REVERSAL)
-        ],
+        payments=[e for e in case.ledger_entries if e.kind in ledger.MONEY_IN_KINDS],
         plan=payment_plans.open_plan(db.session, case),
         open_requests=messages.open_requests(case),
         message_form=forms.get("message_form") or MessageForm(formdata=None),

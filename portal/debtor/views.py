@@ -7,7 +7,7 @@ from portal import db
 from portal.debtor import bp
 from portal.debtor.access import case_for_token
 from portal.extensions import limiter
-from portal.models import Case, Document, DocumentStatus, EntryKind
+from portal.models import Case, Document, DocumentStatus
 from portal.services import checkouts, ledger
 from portal.web.documents import send_document
 from portal.web.rendering import render_page
@@ -53,8 +53,6 @@ def case_page(found: Case, token: str, *, problem: str | None = None) -> str:
         requested=request.args.get("requested"),
         balance=ledger.balance(db.session, found),
         options=checkouts.options(db.session, found),
-        payments=[
-            e for e in found.ledger_entries if e.kind in (EntryKind.PAYMENT, EntryKind.REVERSAL)
-        ],
+        payments=[e for e in found.ledger_entries if e.kind in ledger.MONEY_IN_KINDS],
         documents=shareable_documents(found),
     )

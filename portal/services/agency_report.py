@@ -55,14 +55,15 @@ from portal.models import (
 )
 from portal.services.case_work import CallOutcome
 from portal.services.invoice_checks import Answer
+from portal.services.ledger import MONEY_IN_KINDS
 from portal.services.money import is_currency
+from portal.services.report_months import month_index
 
 DEFAULT_CURRENCY = "EUR"  # shown when the agency has no cases at all
 DEFAULT_MONTHS = 12
 MAX_MONTHS = 36
 EARLIEST_DAY, LATEST_DAY = date(2000, 1, 1), date(2099, 12, 31)
 UNASSIGNED = "Unassigned"
-MONEY_KINDS = (EntryKind.PAYMENT, EntryKind.REVERSAL)
 LEGAL_STAGES = (Stage.LEGAL_REVIEW, Stage.LITIGATION, Stage.JUDGMENT, Stage.ENFORCEMENT)
 PROMISE_STATUSES = (PromiseStatus.KEPT, PromiseStatus.BROKEN, PromiseStatus.OPEN)
 PROMISE_LABELS = {PromiseStatus.KEPT: "Kept", PromiseStatus.BROKEN: "Broken",
@@ -227,17 +228,6 @@ def months_of(filters: AgencyFilter) -> list[tuple[date, date]]:
     return months
 
 
-def _month_number(filters: AgencyFilter) -> ColumnElement[int]:
-    """Which month of the period a value date falls in (0 is the first): a CASE over the
-    month boundaries computed here, so no SQL date function is needed."""
-    ends = [last + timedelta(days=1) for _first, last in months_of(filters)]
-    whens: list[tuple[ColumnElement[bool], Any]] = [
-        (LedgerEntry.value_date < end, literal_column(str(number)))
-        for number, end in enumerate(ends)
-    ]
-    return sql_case(*whens, else_=literal_column(str(len(ends) - 1)))
-
-
 def ledger_figures(session: Session, filters: AgencyFilter) -> LedgerFigures:
     """Payments and reversals in the period (by value date, in the filter's currency):
     one query, summed per collector credited on the payment (``collector_id``), client
@@ -247,13 +237,15 @@ def ledger_figures(session: Session, filters: AgencyFilter) -> LedgerFigures:
         select(
             LedgerEntry.collector_id,
             LedgerEntry.tenant_id,
-            _month_number(filters).label("month"),
+            month_index(LedgerEntry.value_date, [first for first, _ in months_of(filters)]).label(
+                "month"
+            ),
             sql_case((LedgerEntry.kind == EntryKind.PAYMENT, 1), else_=0).label("payment"),
             (-LedgerEntry.amount_minor).label("amount"),
             func.coalesce(LedgerEntry.commission_minor, 0).label("commission"),
         )
         .where(
-            LedgerEntry.kind.in_(MONEY_KINDS),
+            LedgerEntry.kind.in_(MONEY_IN_KINDS),
             _in_period(LedgerEntry.value_date, filters),
             LedgerEntry.currency == filters.currency,
         )

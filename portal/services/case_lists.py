@@ -35,7 +35,6 @@ from portal.models import (
     Debtor,
     Dispute,
     DisputeStatus,
-    EntryKind,
     InvoiceCheck,
     LedgerEntry,
     PromiseStatus,
@@ -43,7 +42,7 @@ from portal.models import (
     Stage,
 )
 from portal.services import creditor_decisions
-from portal.services.ledger import Balance, balances
+from portal.services.ledger import MONEY_IN_KINDS, Balance, balances
 from portal.services.money import minor_units
 
 PAGE_SIZE = 50
@@ -329,7 +328,6 @@ def stage_counts(session: Session) -> dict[Stage, int]:
 # A figure and the list it links to are computed with the same expression, so the list
 # holds exactly the cases the figure counts. Everything here runs on SQLite and PostgreSQL.
 
-MONEY_IN_KINDS = (EntryKind.PAYMENT, EntryKind.REVERSAL)
 NO_SIGN = "none"
 # What became of a dispute: open, or the resolution it was decided with (the outcome text
 # starts with the resolution's words, see ``disputes.resolve``).

@@ -19,6 +19,11 @@ class PaymentReportError(ValueError):
     pass
 
 
+# Every payment the creditor reports is booked under a key that starts so: statements
+# tell by it that the agency never held the money.
+EVENT_KEY_PREFIX = "direct-payment:"
+
+
 def report(
     session: Session,
     case: Case,
@@ -32,7 +37,7 @@ def report(
 ) -> LedgerEntry:
     """Book the payment once per ``idempotency_key`` (a resubmitted form books nothing)."""
     ledger.lock_case(session, case)
-    event_key = f"direct-payment:{case.id}:{idempotency_key}"
+    event_key = f"{EVENT_KEY_PREFIX}{case.id}:{idempotency_key}"
     if (already := ledger.find_event(session, event_key)) is not None:
         return already
     if case.stage is Stage.CLOSED:

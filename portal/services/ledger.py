@@ -39,6 +39,9 @@ SUMMARY_EFFECTS: dict[EntryKind, tuple[tuple[str, int], ...]] = {
 
 
 SUMMARY_COLUMNS = ("placed_minor", "claimed_minor", "collected_minor")
+# What makes up the claim, and the money that came in (payments less what was given back).
+CLAIMED_KINDS = (EntryKind.PRINCIPAL, EntryKind.INTEREST, EntryKind.FEE, EntryKind.ADJUSTMENT)
+MONEY_IN_KINDS = (EntryKind.PAYMENT, EntryKind.REVERSAL)
 
 
 class LedgerError(ValueError):

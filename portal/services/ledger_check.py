@@ -25,9 +25,7 @@ from portal.models import (
     RemittanceStatement,
     StatementLine,
 )
-
-CLAIMED_KINDS = (EntryKind.PRINCIPAL, EntryKind.INTEREST, EntryKind.FEE, EntryKind.ADJUSTMENT)
-MONEY_IN_KINDS = (EntryKind.PAYMENT, EntryKind.REVERSAL)
+from portal.services.ledger import CLAIMED_KINDS, MONEY_IN_KINDS
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,9 @@ from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session
 
 from portal.models import Case, LedgerEntry, Stage
-from portal.services.case_lists import MONEY_IN_KINDS, placed_between
+from portal.services.case_lists import placed_between
+from portal.services.ledger import MONEY_IN_KINDS
+from portal.services.report_months import month_index
 
 MONTHS = 12
 MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun",
@@ -212,13 +214,7 @@ def collected_per_month(session: Session, report_filter: ReportFilter) -> list[M
     """
     today = report_filter.today
     starts = month_starts(today)
-    month = sql_case(
-        *[
-            (LedgerEntry.value_date >= start, index)
-            for index, start in reversed(list(enumerate(starts)))
-        ],
-        else_=0,
-    ).label("month")
+    month = month_index(LedgerEntry.value_date, starts).label("month")
     statement = (
         select(month, func.coalesce(func.sum(LedgerEntry.amount_minor), 0))
         .where(

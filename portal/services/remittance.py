@@ -41,7 +41,8 @@ from portal.models import (
     StatementLineKind,
     Tenant,
 )
-from portal.services import audit, commission, legal_costs
+from portal.services import audit, commission, direct_payments, legal_costs
+from portal.services.ledger import MONEY_IN_KINDS
 from portal.services.letters import Renderer
 from portal.services.money import format_money, is_currency, to_decimal
 from portal.services.spreadsheet import csv_lines
@@ -49,8 +50,6 @@ from portal.services.spreadsheet import csv_lines
 # The PDF layout (``statement.html`` with ``statement.css``), rendered without Flask.
 PDF_TEMPLATES = PROJECT_ROOT / "templates" / "statements"
 PDF_TEMPLATE = "statement.html"
-# ``direct_payments.report`` books a payment made to the creditor under such a key.
-DIRECT_PAYMENT_KEYS = "direct-payment:%"
 DAY = "%d %b %Y"
 CHECK_FEE_DESCRIPTION = "Invoice paid after our check, without collection"
 
@@ -181,7 +180,7 @@ def _ledger_source(
     return statement.where(
         LedgerEntry.tenant_id == tenant_id,
         LedgerEntry.currency == currency,
-        LedgerEntry.kind.in_((EntryKind.PAYMENT, EntryKind.REVERSAL)),
+        LedgerEntry.kind.in_(MONEY_IN_KINDS),
         LedgerEntry.value_date <= up_to,
         ~on_a_statement,
     )
@@ -217,7 +216,7 @@ def _check_source(tenant_id: int, currency: str, up_to: date, *columns: Any) -> 
 
 
 def _is_direct(payment_key: str | None) -> bool:
-    return (payment_key or "").startswith(DIRECT_PAYMENT_KEYS.rstrip("%"))
+    return (payment_key or "").startswith(direct_payments.EVENT_KEY_PREFIX)
 
 
 def _payment_description(entry: LedgerEntry, direct: bool) -> str:
@@ -335,7 +334,8 @@ def open_period(session: Session, tenant: Tenant, currency: str, up_to: date) ->
     """The figures of the period no statement covers yet, summed by the database."""
     nothing = literal(0)  # a column of zeros: where a source has no such money
     collected = sql_case(
-        (_PAYMENT_KEY.like(DIRECT_PAYMENT_KEYS), 0), else_=-LedgerEntry.amount_minor
+        (_PAYMENT_KEY.startswith(direct_payments.EVENT_KEY_PREFIX, autoescape=True), 0),
+        else_=-LedgerEntry.amount_minor,
     )
     sums = [
         session.execute(query).one()

@@ -130,7 +130,7 @@ def paid_since(session: Session, settlement: Settlement) -> int:
     minor units)."""
     statement = select(func.coalesce(func.sum(LedgerEntry.amount_minor), 0)).where(
         LedgerEntry.case_id == settlement.case_id,
-        LedgerEntry.kind.in_((EntryKind.PAYMENT, EntryKind.REVERSAL)),
+        LedgerEntry.kind.in_(ledger.MONEY_IN_KINDS),
         LedgerEntry.created_at >= settlement.created_at,
     )
     return -int(session.scalar(statement) or 0)
