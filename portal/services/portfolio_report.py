@@ -54,10 +54,12 @@ class AgeBucket:
 
     @property
     def label(self) -> str:
-        """``31-60`` (with an en dash); the last bucket as the trade writes it, ``180+``."""
-        return (
-            f"{self.first}\N{EN DASH}{self.last}" if self.last is not None else f"{self.first - 1}+"
-        )
+        return day_range_label(self.first, self.last)
+
+
+def day_range_label(first: int, last: int | None) -> str:
+    """``31-60`` (with an en dash); an open end as the trade writes it, ``180+``."""
+    return f"{first}\N{EN DASH}{last}" if last is not None else f"{first - 1}+"
 
 
 AGE_BUCKETS = (
@@ -78,6 +80,12 @@ class Totals:
     placed: int = 0
     collected: int = 0
     outstanding: int = 0
+
+    @classmethod
+    def of_sums(cls, count: int, placed: int, collected: int, claimed: int) -> Totals:
+        """From a query's count and sums of the case summaries (``claimed_minor`` and not
+        outstanding is what cases carry)."""
+        return cls(int(count), int(placed), int(collected), int(claimed) - int(collected))
 
     @property
     def recovery_rate(self) -> float:
@@ -191,7 +199,7 @@ def _case_figures(
         currencies.add(currency)
         if currency != report_filter.currency:
             continue
-        row = Totals(int(count), int(placed), int(collected), int(claimed) - int(collected))
+        row = Totals.of_sums(count, placed, collected, claimed)
         by_stage[stage] = by_stage.get(stage, Totals()) + row
         if index != CLOSED_BUCKET:
             before = by_age.get(index, (0, 0))

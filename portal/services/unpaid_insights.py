@@ -35,7 +35,7 @@ from portal.services.case_lists import (
     warning_signs_text,
 )
 from portal.services.placement import warning_sign_label
-from portal.services.portfolio_report import ReportFilter, Totals
+from portal.services.portfolio_report import ReportFilter, Totals, day_range_label
 
 TOP_REASONS = 10
 TOP_DEBTORS = 20
@@ -51,7 +51,7 @@ IDENTIFIED_BY = {"reg": "registration number", "email": "e-mail address", "name"
 
 
 def delay_label(first: int, last: int | None) -> str:
-    return f"{first}\N{EN DASH}{last} days" if last is not None else f"{first - 1}+ days"
+    return f"{day_range_label(first, last)} days"
 
 
 @dataclass(frozen=True)
@@ -239,7 +239,7 @@ def signs_and_delays(
     by_sign: dict[str, Totals] = {}
     by_delay: dict[int, Totals] = {}
     for text, index, count, placed, collected, claimed in session.execute(statement):
-        totals = Totals(int(count), int(placed), int(collected), int(claimed) - int(collected))
+        totals = Totals.of_sums(count, placed, collected, claimed)
         for sign in _signs_in(text) or [NO_SIGN]:
             by_sign[sign] = by_sign.get(sign, Totals()) + totals
         by_delay[int(index)] = by_delay.get(int(index), Totals()) + totals
@@ -265,10 +265,6 @@ def _signs_in(text: str | None) -> list[str]:
     if not isinstance(found, list):
         return []
     return sorted({sign for sign in found if isinstance(sign, str) and sign})
-
-
-def _totals(count: int, placed: int, collected: int, claimed: int) -> Totals:
-    return Totals(int(count), int(placed), int(collected), int(claimed) - int(collected))
 
 
 def repeat_debtors(session: Session, report_filter: ReportFilter) -> list[DebtorRow]:
@@ -308,6 +304,6 @@ def repeat_debtors(session: Session, report_filter: ReportFilter) -> list[Debtor
         top.c.cases.desc(), top.c.placed.desc(), top.c.identity
     )
     return [
-        DebtorRow(key, name, _totals(n, placed, collected, claimed))
+        DebtorRow(key, name, Totals.of_sums(n, placed, collected, claimed))
         for key, n, placed, collected, claimed, name in session.execute(statement)
     ]
