@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Enum, Integer, String
+from sqlalchemy import JSON, Boolean, Enum, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.db import Base, UTCDateTime, utcnow
@@ -97,8 +97,29 @@ class Tenant(Base):
     early_intervention_convert_days: Mapped[int] = mapped_column(Integer, default=14)
     # How long a debtor's payment link works after it is issued.
     payment_link_valid_days: Mapped[int] = mapped_column(Integer, default=90)
+    # Whether the dunning run adds statutory late-payment interest and, for business
+    # debtors, the fixed compensation per invoice (rates from ``late_payment_rules``).
+    charge_statutory_interest: Mapped[bool] = mapped_column(Boolean, default=True)
+    charge_compensation: Mapped[bool] = mapped_column(Boolean, default=True)
+    # A debtor's personal data on a case closed this many months ago may be erased.
+    retention_months: Mapped[int] = mapped_column(Integer, default=72)
+    # While set, the dunning run and instalment charges leave this tenant's cases alone
+    # (the agency stopped the work, typically alongside a suspension).
+    collection_paused: Mapped[bool] = mapped_column(Boolean, default=False)
     brand_name: Mapped[str | None] = mapped_column(String(200))
     brand_colour: Mapped[str] = mapped_column(String(7), default="#1d4ed8")
+    # The logo's key in the storage adapter (documents' storage), when one was uploaded.
+    logo_key: Mapped[str | None] = mapped_column(String(300))
+    # Company details the creditor admin keeps: who they are, who approves legal costs
+    # and settlements, and where remittances are paid.
+    legal_address: Mapped[str | None] = mapped_column(Text)
+    registration_number: Mapped[str | None] = mapped_column(String(50))
+    vat_number: Mapped[str | None] = mapped_column(String(50))
+    approver_name: Mapped[str | None] = mapped_column(String(200))
+    approver_email: Mapped[str | None] = mapped_column(String(254))
+    remittance_account_holder: Mapped[str | None] = mapped_column(String(200))
+    remittance_iban: Mapped[str | None] = mapped_column(String(34))
+    remittance_bic: Mapped[str | None] = mapped_column(String(11))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     @property

@@ -21,6 +21,7 @@ from portal.models.document import Document, DocumentKind, DocumentStatus
 from portal.models.early import CheckStatus, InvoiceCheck
 from portal.models.imports import ImportBatch, ImportRowError, ImportStatus
 from portal.models.interest import LatePaymentRule
+from portal.models.invitation import Invitation
 from portal.models.ledger import EntryKind, LedgerEntry
 from portal.models.legal import (
     CostBearer,
@@ -37,6 +38,13 @@ from portal.models.legal import (
     LegalRequestStatus,
 )
 from portal.models.message import CaseMessage
+from portal.models.notification import (
+    Delivery,
+    Notification,
+    NotificationDigest,
+    NotificationKind,
+    NotificationPreference,
+)
 from portal.models.outbox import OutboxMessage
 from portal.models.payment import (
     Checkout,
@@ -76,6 +84,7 @@ __all__ = [
     "DebtorContact",
     "DebtorKind",
     "DeclineOutcome",
+    "Delivery",
     "Dispute",
     "DisputeEvidence",
     "DisputeStatus",
@@ -95,6 +104,7 @@ __all__ = [
     "ImportStatus",
     "Instalment",
     "InstalmentStatus",
+    "Invitation",
     "Invoice",
     "InvoiceCheck",
     "Judgment",
@@ -106,6 +116,10 @@ __all__ = [
     "LegalRequest",
     "LegalRequestStatus",
     "LetterTemplate",
+    "Notification",
+    "NotificationDigest",
+    "NotificationKind",
+    "NotificationPreference",
     "OutboxMessage",
     "Party",
     "PaymentAllocation",
