@@ -1,9 +1,12 @@
 """The agency's contingency commission under each tenant's terms.
 
 A tenant has a standard rate per stage family (amicable, legal) and may override it
-by claim size and age with a grid: the row that applies is the most specific one the
-claim reaches (largest ``min_amount_minor``, then largest ``min_age_days``). Rates are in
-basis points (1 500 = 15 %); commission is rounded half up to the minor unit.
+by claim size and age with a grid of bands. A row covers claims from
+``min_amount_minor`` up to, not including, ``max_amount_minor`` (no upper bound when it
+is missing or None) whose oldest invoice is at least ``min_age_days`` past due; the row
+that applies is the most specific one the claim falls in (largest ``min_amount_minor``,
+then largest ``min_age_days``). Rates are in basis points (1 500 = 15 %); commission is
+rounded half up to the minor unit.
 
 A tenant may also agree a minimum fee per case: the first money collected on a case pays
 the agency at least that fee (never more than was collected), the rate alone after that.
@@ -14,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from portal.services.money import format_money
 from tenants.models import Tenant
 
 FAMILIES = ("amicable", "legal")
@@ -27,7 +31,12 @@ class CommissionRate:
 
     @property
     def percent(self) -> str:
-        return f"{self.rate_bp / 100:.2f} %"
+        return percent(self.rate_bp)
+
+
+def percent(rate_bp: int) -> str:
+    """Basis points as people read them: 1250 is "12.50 %"."""
+    return f"{rate_bp / 100:.2f} %"
 
 
 def rate_for(tenant: Tenant, family: str, amount_minor: int, age_days: int) -> CommissionRate:
@@ -36,9 +45,7 @@ def rate_for(tenant: Tenant, family: str, amount_minor: int, age_days: int) -> C
     matching = [
         row
         for row in tenant.commission_grid
-        if row["family"] == family
-        and amount_minor >= row.get("min_amount_minor", 0)
-        and age_days >= row.get("min_age_days", 0)
+        if row["family"] == family and _covers(row, amount_minor, age_days)
     ]
     if not matching:
         standard = (
@@ -46,15 +53,32 @@ def rate_for(tenant: Tenant, family: str, amount_minor: int, age_days: int) -> C
         )
         return CommissionRate(family, standard, "standard rate")
     row = max(matching, key=lambda r: (r.get("min_amount_minor", 0), r.get("min_age_days", 0)))
-    return CommissionRate(family, int(row["rate_bp"]), _band_words(row))
+    return CommissionRate(family, int(row["rate_bp"]), band_words(row, tenant.currency))
 
 
-def _band_words(row: dict[str, Any]) -> str:
+def _covers(row: dict[str, Any], amount_minor: int, age_days: int) -> bool:
+    lower, upper = int(row.get("min_amount_minor", 0)), row.get("max_amount_minor")
+    return (
+        lower <= amount_minor
+        and (upper is None or amount_minor < int(upper))
+        and age_days >= int(row.get("min_age_days", 0))
+    )
+
+
+def band_words(row: dict[str, Any], currency: str) -> str:
+    """Which claims a row of the grid covers, in words: "claims from €10,000.00"."""
+    lower, upper = row.get("min_amount_minor", 0), row.get("max_amount_minor")
     parts = []
-    if row.get("min_amount_minor"):
-        parts.append(f"claims from {row['min_amount_minor']} minor units")
+    if lower and upper is not None:
+        parts.append(
+            f"claims from {format_money(lower, currency)} to under {format_money(upper, currency)}"
+        )
+    elif lower:
+        parts.append(f"claims from {format_money(lower, currency)}")
+    elif upper is not None:
+        parts.append(f"claims under {format_money(upper, currency)}")
     if row.get("min_age_days"):
-        parts.append(f"invoices over {row['min_age_days']} days old")
+        parts.append(f"oldest invoice at least {row['min_age_days']} days past due")
     return ", ".join(parts) or "all claims"
 
 

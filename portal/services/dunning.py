@@ -13,7 +13,14 @@ For each case that is not closed and not on hold the run, once a day:
   taken per case per day.
 * posts late-payment interest per invoice for the days since the last run
   (``Case.interest_posted_until``, or the due date) up to the run date, with an event
-  key per invoice and period, so the same period is never in the ledger twice.
+  key per invoice and period, so the same period is never in the ledger twice. A
+  tenant that does not charge statutory interest (``charge_statutory_interest``) gets
+  none, but a contract rate given at placement still runs; one that does not charge
+  the fixed compensation (``charge_compensation``) gets none either.
+
+Cases of a tenant whose collection is paused (``Tenant.collection_paused``) are left
+alone: no letters, no stage moves, no interest posted (the interest of those days is
+posted by the first run after the pause, as for any period). The run counts them.
 
 Then promises to pay whose day has passed are marked kept or broken; a broken one puts
 its case in the collectors' queue for the day.
@@ -32,7 +39,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, or_, select
+from sqlalchemy import func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, object_session, selectinload
 
@@ -46,6 +53,7 @@ from portal.models import (
     LatePaymentRule,
     LedgerEntry,
     Stage,
+    Tenant,
 )
 from portal.services import interest, ledger, letters, payment_plans, promises, stages
 from portal.services.contact_rules import Channel, check_contact
@@ -62,6 +70,17 @@ STEP_MOVES = {
     Stage.NEGOTIATION: "negotiate",
 }
 DUNNED_STAGES = tuple(sorted(stages.WORKING_STAGES))
+# What a cadence step may send (its ``sends``), in words: a letter or an e-mail with the
+# text ``letters.key_for_step`` picks, or a call, for which nothing is sent.
+STEP_ACTIONS = {
+    "reminder_letter": "a reminder letter",
+    "reminder_email": "a reminder e-mail",
+    "demand_letter": "a demand letter",
+    "demand_email": "a demand e-mail",
+    "final_notice_letter": "a final notice by letter",
+    "final_notice_email": "a final notice by e-mail",
+    "negotiation_call": "a call to negotiate (nothing is sent)",
+}
 
 
 @dataclass
@@ -76,14 +95,18 @@ class RunReport:
     held_back: int = 0
     promises_broken: int = 0
     batches: int = 0
+    paused: int = 0  # cases left alone because their tenant's collection is paused
 
     def summary(self) -> str:
-        return (
+        text = (
             f"{self.cases} case(s) looked at in {self.batches} batch(es): "
             f"{self.advanced} advanced, {self.letters} letter(s), {self.emails} e-mail(s), "
             f"{self.interest_entries} interest entr(ies), {self.held_back} step(s) held back "
             f"by the contact rules; {self.promises_broken} broken promise(s)"
         )
+        if self.paused:
+            text += f"; {self.paused} case(s) left alone: their client's collection is paused"
+        return text
 
 
 @dataclass(frozen=True)
@@ -169,6 +192,7 @@ def run_due(
         run = _Run(
             session, today, now or utcnow(), mailer, report, rules={}, file_letter=file_letter
         )
+        report.paused = _paused_cases(session, today)
         last_id = 0
         while ids := _next_ids(session, last_id, today, batch_size):
             _run_batch(run, ids)
@@ -181,18 +205,34 @@ def run_due(
     return report
 
 
+def _due(today: date, *, paused: bool) -> tuple[Any, ...]:
+    """The conditions of a case the run has not yet looked at today, of tenants whose
+    collection is (``paused``) or is not paused."""
+    return (
+        Case.stage.in_(DUNNED_STAGES),
+        or_(Case.interest_posted_until.is_(None), Case.interest_posted_until < today),
+        Tenant.collection_paused.is_(paused),
+    )
+
+
 def _next_ids(session: Session, after: int, today: date, limit: int) -> list[int]:
     statement = (
         select(Case.id)
-        .where(
-            Case.id > after,
-            Case.stage.in_(DUNNED_STAGES),
-            or_(Case.interest_posted_until.is_(None), Case.interest_posted_until < today),
-        )
+        .join(Tenant, Tenant.id == Case.tenant_id)
+        .where(Case.id > after, *_due(today, paused=False))
         .order_by(Case.id)
         .limit(limit)
     )
     return list(session.scalars(statement))
+
+
+def _paused_cases(session: Session, today: date) -> int:
+    statement = (
+        select(func.count(Case.id))
+        .join(Tenant, Tenant.id == Case.tenant_id)
+        .where(*_due(today, paused=True))
+    )
+    return int(session.scalar(statement) or 0)
 
 
 def _run_batch(run: _Run, ids: list[int]) -> None:
@@ -232,6 +272,8 @@ def _process(run: _Run, ids: list[int]) -> None:
     for case in cases:
         if case.interest_posted_until is not None and case.interest_posted_until >= today:
             continue  # another run got here first
+        if case.tenant.collection_paused:
+            continue  # paused since the batch was chosen
         report.cases += 1
         if case.id in on_plan:
             # A debtor keeping to a plan gets no letters, and no interest while it runs.
@@ -324,6 +366,8 @@ def _interest_entries(
 ) -> list[dict[str, Any]]:
     now = utcnow()
     rows = _compensation_entries(case, today, rules, now)
+    if case.contract_interest_bp is None and not case.tenant.charge_statutory_interest:
+        return rows
     for invoice in case.invoices:
         start = max(invoice.due_date, case.interest_posted_until or invoice.due_date)
         amount = interest.statutory_interest(
@@ -358,9 +402,12 @@ def _compensation_entries(
     """The fixed compensation each late invoice of a business debtor carries, once.
 
     It is claimed the first time the run posts anything on the case (nothing posted
-    yet), and its event key makes a second claim impossible.
+    yet), and its event key makes a second claim impossible. A tenant that does not
+    charge it claims none; a case first looked at while that was so keeps none.
     """
     if case.interest_posted_until is not None or case.debtor.kind is not DebtorKind.BUSINESS:
+        return []
+    if not case.tenant.charge_compensation:
         return []
     return [
         {

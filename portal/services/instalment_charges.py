@@ -7,6 +7,9 @@ charge and the record leaves the instalment ``PROCESSING``; the next run charges
 with the same key, and the provider answers with the charge it already made, so the
 debtor is never charged twice. The provider's webhook for the charge may record it
 first; the ledger's key for the payment makes that harmless.
+
+Instalments of a tenant whose collection is paused are not charged: they wait, and the
+first run after the pause charges what fell due meanwhile. The run counts them.
 """
 
 from __future__ import annotations
@@ -14,11 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.adapters.mail import Mailer
 from portal.adapters.payments import ChargeRequest, ChargeResult, PaymentProvider
-from portal.models import Instalment, PlanStatus
+from portal.models import Instalment, PlanStatus, Tenant
 from portal.services import letters, notifications, payment_plans
 from tenants.scoping import unscoped
 
@@ -32,9 +36,13 @@ class ChargeReport:
     failed: int = 0
     # The payments booked: each gets its receipt (rendered by a job after the run).
     payment_entry_ids: list[int] = field(default_factory=list)
+    paused: int = 0  # due, but left alone: their tenant's collection is paused
 
     def summary(self) -> str:
-        return f"{self.charged} instalment(s) charged: {self.paid} paid, {self.failed} failed"
+        text = f"{self.charged} instalment(s) charged: {self.paid} paid, {self.failed} failed"
+        if self.paused:
+            text += f"; {self.paused} left alone: their client's collection is paused"
+        return text
 
 
 def run_due(
@@ -46,11 +54,23 @@ def run_due(
     with unscoped(session):
         last_id = 0
         while ids := payment_plans.due_instalment_ids(session, today, last_id, BATCH_SIZE):
+            paused = _of_paused_tenants(session, ids)
+            run.report.paused += len(paused)
             for instalment_id in ids:
-                _charge_one(run, instalment_id)
+                if instalment_id not in paused:
+                    _charge_one(run, instalment_id)
             session.expunge_all()
             last_id = ids[-1]
     return run.report
+
+
+def _of_paused_tenants(session: Session, ids: list[int]) -> set[int]:
+    statement = (
+        select(Instalment.id)
+        .join(Tenant, Tenant.id == Instalment.tenant_id)
+        .where(Instalment.id.in_(ids), Tenant.collection_paused.is_(True))
+    )
+    return set(session.scalars(statement))
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,13 @@
-"""What a placement will cost and can carry, shown to the creditor before confirming."""
+"""What a placement will cost and can carry, shown to the creditor before confirming.
+
+The claim carries what the dunning run will add under the tenant's terms: statutory
+interest only where the tenant charges it (a contract rate given at placement runs
+either way), the fixed compensation only where the tenant charges it.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from dateutil.relativedelta import relativedelta
@@ -50,14 +55,18 @@ def quote(
     rules = interest.rules_for(session, currency)
     business = request.debtor.kind is DebtorKind.BUSINESS
     invoices = [
-        interest.invoice_interest(
-            rules,
-            number=invoice.number,
-            principal_minor=invoice.amount_minor,
-            due_date=invoice.due_date,
-            until=today,
-            business_debtor=business,
-            contract_rate_bp=request.contract_interest_bp,
+        _under_terms(
+            tenant,
+            request,
+            interest.invoice_interest(
+                rules,
+                number=invoice.number,
+                principal_minor=invoice.amount_minor,
+                due_date=invoice.due_date,
+                until=today,
+                business_debtor=business,
+                contract_rate_bp=request.contract_interest_bp,
+            ),
         )
         for invoice in request.invoices
         if invoice.amount_minor > 0
@@ -73,4 +82,16 @@ def quote(
         legal=commission.rate_for(tenant, "legal", principal, age),
         minimum_fee=tenant.commission_minimum_fee_minor,
         mandate_ends_on=today + relativedelta(months=tenant.mandate_months),
+    )
+
+
+def _under_terms(
+    tenant: Tenant, request: PlacementRequest, invoice: interest.InvoiceInterest
+) -> interest.InvoiceInterest:
+    """The invoice's interest and compensation less what the tenant does not charge."""
+    no_interest = request.contract_interest_bp is None and not tenant.charge_statutory_interest
+    return replace(
+        invoice,
+        interest=0 if no_interest else invoice.interest,
+        compensation=invoice.compensation if tenant.charge_compensation else 0,
     )

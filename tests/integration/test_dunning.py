@@ -389,3 +389,74 @@ def test_fixed_compensation_is_claimed_once_per_invoice_of_a_business(
     assert [(fee.case_id, fee.amount_minor) for fee in fees] == [(business, 4_000)] * 2
     assert {fee.event_key for fee in fees} == {f"compensation:{fee.invoice_id}" for fee in fees}
     assert person not in {fee.case_id for fee in fees}
+
+
+# --- the client's terms -----------------------------------------------------------------
+
+
+def test_without_statutory_interest_only_a_contract_rate_runs(
+    session: Session, acme: Tenant
+) -> None:
+    with unscoped(session):
+        session.get_one(Tenant, acme.id).charge_statutory_interest = False
+        statutory_id = place(session, acme)
+        contract_id = place(session, acme, contract_interest_bp=1_200)
+        session.commit()
+        rules = interest.rules_for(session, "EUR")
+    run(session, PLACED)
+    run(session, date(2026, 4, 1))
+    assert interest_entries(session, statutory_id) == []
+    assert [entry.amount_minor for entry in interest_entries(session, contract_id)] == [
+        interest.statutory_interest(rules, PRINCIPAL, DUE, PLACED, contract_rate_bp=1_200),
+        interest.statutory_interest(
+            rules, PRINCIPAL, PLACED, date(2026, 4, 1), contract_rate_bp=1_200
+        ),
+    ]
+    assert fetch(session, statutory_id).stage is Stage.DEMAND  # the cadence runs all the same
+
+
+def test_without_compensation_no_fixed_fee_is_claimed(session: Session, acme: Tenant) -> None:
+    with unscoped(session):
+        session.get_one(Tenant, acme.id).charge_compensation = False
+        business = place(session, acme, amounts=(10_000, 90_000))
+        session.commit()
+    for day in (PLACED, date(2026, 3, 10)):
+        run(session, day)
+    with unscoped(session):
+        fees = session.scalars(select(LedgerEntry).where(LedgerEntry.kind == EntryKind.FEE))
+        assert fees.all() == []
+    assert interest_entries(session, business)  # statutory interest still runs
+
+
+def test_a_paused_clients_cases_are_left_alone_until_collection_resumes(
+    session: Session, acme: Tenant
+) -> None:
+    with unscoped(session):
+        paused_id = place(session, acme)
+        working_id = place(session, make_tenant(session, "other"))
+        session.get_one(Tenant, acme.id).collection_paused = True
+        session.commit()
+        rules = interest.rules_for(session, "EUR")
+        activities = select(func.count()).select_from(Activity).where(Activity.case_id == paused_id)
+        done_before = session.scalar(activities)
+    report = run(session, PLACED)
+    assert (report.cases, report.advanced, report.paused) == (1, 1, 1)
+    assert "1 case(s) left alone: their client's collection is paused" in report.summary()
+    paused = fetch(session, paused_id)
+    assert (paused.stage, paused.dunning_step, paused.interest_posted_until) == (
+        Stage.PLACED, 0, None)  # fmt: skip
+    assert interest_entries(session, paused_id) == []
+    with unscoped(session):
+        assert session.scalar(activities) == done_before  # no letter, no move
+    assert fetch(session, working_id).stage is Stage.REMINDER
+
+    with unscoped(session):
+        session.get_one(Tenant, acme.id).collection_paused = False
+        session.commit()
+    resumed = run(session, date(2026, 3, 10))
+    assert resumed.paused == 0 and "left alone" not in resumed.summary()
+    assert fetch(session, paused_id).stage is Stage.REMINDER
+    # The interest of the paused days is posted by the first run after the pause.
+    assert [entry.amount_minor for entry in interest_entries(session, paused_id)] == [
+        interest.statutory_interest(rules, PRINCIPAL, DUE, date(2026, 3, 10))
+    ]

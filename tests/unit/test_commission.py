@@ -1,14 +1,86 @@
-"""The minimum fee per case and the commission a partial reversal gives back: no amount
-is created or lost, whatever the payments and however they are reversed."""
+"""The rate that applies by the tenant's bands of claim size and age; the minimum fee per
+case and the commission a partial reversal gives back: no amount is created or lost,
+whatever the payments and however they are reversed."""
 
 from __future__ import annotations
 
 from itertools import pairwise
+from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from portal.services.commission import commission_on, share_of, with_minimum_fee
+from portal.services.commission import commission_on, rate_for, share_of, with_minimum_fee
+from tenants.models import Tenant
+
+
+def banded(grid: list[dict[str, Any]], currency: str = "EUR") -> Tenant:
+    return Tenant(
+        currency=currency, commission_amicable_bp=1500, commission_legal_bp=2500,
+        commission_grid=grid,
+    )  # fmt: skip
+
+
+BANDS = [
+    {"family": "amicable", "min_amount_minor": 0, "max_amount_minor": 500_000,
+     "min_age_days": 0, "rate_bp": 1800},
+    {"family": "amicable", "min_amount_minor": 500_000, "max_amount_minor": 5_000_000,
+     "min_age_days": 0, "rate_bp": 1400},
+    {"family": "amicable", "min_amount_minor": 5_000_000, "max_amount_minor": None,
+     "min_age_days": 0, "rate_bp": 1000},
+    {"family": "amicable", "min_amount_minor": 0, "max_amount_minor": 500_000,
+     "min_age_days": 180, "rate_bp": 2500},
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("amount", "age", "rate_bp"),
+    [
+        (499_999, 0, 1800),
+        (500_000, 0, 1400),  # the upper bound belongs to the next band
+        (4_999_999, 30, 1400),
+        (5_000_000, 0, 1000),
+        (10**12, 0, 1000),  # no upper bound
+        (100_000, 180, 2500),  # the older band wins where both cover the claim
+        (600_000, 365, 1400),  # the older band stops at its upper bound
+    ],
+)
+def test_the_band_the_claim_falls_in_applies(amount: int, age: int, rate_bp: int) -> None:
+    assert rate_for(banded(BANDS), "amicable", amount, age).rate_bp == rate_bp
+    assert rate_for(banded(BANDS), "legal", amount, age).rate_bp == 2500  # no legal bands
+
+
+def test_a_claim_above_a_closed_band_gets_the_standard_rate() -> None:
+    tenant = banded([BANDS[0]])
+    rate = rate_for(tenant, "amicable", 500_000, 0)
+    assert (rate.rate_bp, rate.band) == (1500, "standard rate")
+
+
+def test_rows_without_an_upper_bound_stay_open_ended() -> None:
+    """Grids saved before bands had upper bounds."""
+    tenant = banded([{"family": "amicable", "min_amount_minor": 500_000, "rate_bp": 1000}])
+    assert rate_for(tenant, "amicable", 10**12, 0).rate_bp == 1000
+    assert rate_for(tenant, "amicable", 499_999, 0).rate_bp == 1500
+
+
+@pytest.mark.parametrize(
+    ("row", "currency", "words"),
+    [
+        (BANDS[1], "EUR", "claims from €5,000.00 to under €50,000.00"),
+        (BANDS[2], "EUR", "claims from €50,000.00"),
+        (BANDS[3], "EUR", "claims under €5,000.00, oldest invoice at least 180 days past due"),
+        (BANDS[2], "JPY", "claims from ¥5,000,000"),
+    ],
+)
+def test_a_band_is_named_with_its_amounts_in_the_tenants_currency(
+    row: dict[str, Any], currency: str, words: str
+) -> None:
+    rate = rate_for(
+        banded([row], currency), "amicable", row["min_amount_minor"], row["min_age_days"]
+    )
+    assert rate.band == words
+
 
 payments = st.lists(st.integers(1, 10**9), min_size=1, max_size=12)
 rates = st.integers(0, 10_000)
