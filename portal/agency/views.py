@@ -139,15 +139,6 @@ def approve_withdrawal(case_id: int) -> BaseResponse:
     return redirect(url_for("agency.case", case_id=case_id))
 
 
-@bp.get("/tenants")
-@roles_required(Role.AGENCY_ADMIN)
-def tenants() -> str:
-    return render_page(
-        "agency/tenants.html",
-        tenants=db.session.scalars(select(Tenant).order_by(Tenant.name)).all(),
-    )
-
-
 @bp.get("/outbox")
 @roles_required(Role.AGENCY_ADMIN)
 def outbox() -> str:

@@ -43,7 +43,7 @@ from portal.models import (
     Settlement,
     SettlementStatus,
 )
-from portal.services import documents, ledger, payment_links
+from portal.services import audit, documents, ledger, payment_links
 from portal.services.ledger import Balance
 from portal.services.money import format_money
 
@@ -334,6 +334,18 @@ def sample_context(language: str) -> dict[str, Any]:
     )
 
 
+def placeholders(language: str) -> list[str]:
+    """The values a template may name (``debtor.name``, ``amounts.outstanding``, ...); a
+    list such as ``invoices`` is named by itself, to loop over."""
+    names: list[str] = []
+    for name, value in sample_context(language).items():
+        if isinstance(value, dict):
+            names.extend(f"{name}.{part}" for part in value)
+        else:
+            names.append(name)
+    return names
+
+
 # -- templates ------------------------------------------------------------------------
 
 
@@ -414,20 +426,11 @@ def compose(
     return Letter(key, language, rendered[0], rendered[1], context)
 
 
-def save_template(
-    session: Session,
-    *,
-    tenant_id: int | None,
-    key: str,
-    language: str,
-    subject: str,
-    body: str,
-) -> LetterTemplate:
-    """Store a tenant's (or with ``tenant_id`` None the agency's) text for ``key``.
+def preview_template(key: str, language: str, subject: str, body: str) -> tuple[str, str]:
+    """The subject and text rendered against the sample letter (``sample_context``).
 
-    It is tried first against a full sample letter; a template that does not parse, that
-    reaches for what the sandbox forbids, or that names a value letters do not have is
-    refused with ``LetterTemplateError`` and nothing is stored.
+    A template that does not parse, that reaches for what the sandbox forbids, or that
+    names a value letters do not have is refused with ``LetterTemplateError``.
     """
     if key not in KEYS:
         raise LetterTemplateError(f"There is no letter called {key!r}: choose {', '.join(KEYS)}.")
@@ -436,13 +439,86 @@ def save_template(
     if not subject.strip() or not body.strip():
         raise LetterTemplateError("A letter needs a subject and a text.")
     renderer = _require().renderer
+    context = sample_context(language)
     for part, source in (("subject", subject), ("text", body)):
         try:
             renderer.check(source)
-            renderer.render_text(source, sample_context(language))
+            renderer.render_text(source, context)
         except ValueError as problem:
             raise LetterTemplateError(f"The {part} of “{key}” is refused: {problem}") from None
-    row = session.scalar(
+    return _render(subject, body, context)
+
+
+def save_template(
+    session: Session,
+    *,
+    tenant_id: int | None,
+    key: str,
+    language: str,
+    subject: str,
+    body: str,
+    actor_id: int | None = None,
+) -> LetterTemplate:
+    """Store a tenant's (or with ``tenant_id`` None the agency's) text for ``key``.
+
+    It is tried first against a full sample letter (``preview_template``); a refused
+    template raises ``LetterTemplateError`` and nothing is stored. Audited.
+    """
+    preview_template(key, language, subject, body)
+    row = _stored_row(session, tenant_id, key, language)
+    if row is None:
+        row = LetterTemplate(tenant_id=tenant_id, key=key, language=language)
+        session.add(row)
+    row.subject, row.body = subject.strip()[:MAX_SUBJECT], body
+    session.flush()
+    session.info.pop(SOURCE_CACHE, None)
+    audit.record(
+        session,
+        "letter_template.saved",
+        actor_id=actor_id,
+        tenant_id=tenant_id,
+        subject=row,
+        key=key,
+        language=language,
+    )
+    return row
+
+
+def reset_template(
+    session: Session, *, tenant_id: int, key: str, language: str, actor_id: int
+) -> bool:
+    """Drop the tenant's own text for ``key``, so the agency's applies again; False when
+    it had none. Audited."""
+    row = _stored_row(session, tenant_id, key, language)
+    if row is None:
+        return False
+    audit.record(
+        session,
+        "letter_template.reset",
+        actor_id=actor_id,
+        tenant_id=tenant_id,
+        subject=row,
+        key=key,
+        language=language,
+    )
+    session.delete(row)
+    session.flush()
+    session.info.pop(SOURCE_CACHE, None)
+    return True
+
+
+def customised(session: Session, tenant_id: int) -> set[tuple[str, str]]:
+    """The (key, language) pairs the tenant has its own text for."""
+    statement = select(LetterTemplate.key, LetterTemplate.language).where(
+        LetterTemplate.tenant_id == tenant_id
+    )
+    return {(key, language) for key, language in session.execute(statement)}
+
+
+def _stored_row(
+    session: Session, tenant_id: int | None, key: str, language: str
+) -> LetterTemplate | None:
+    return session.scalar(
         select(LetterTemplate).where(
             LetterTemplate.key == key,
             LetterTemplate.language == language,
@@ -451,13 +527,6 @@ def save_template(
             else LetterTemplate.tenant_id == tenant_id,
         )
     )
-    if row is None:
-        row = LetterTemplate(tenant_id=tenant_id, key=key, language=language)
-        session.add(row)
-    row.subject, row.body = subject.strip()[:MAX_SUBJECT], body
-    session.flush()
-    session.info.pop(SOURCE_CACHE, None)
-    return row
 
 
 # -- PDF ------------------------------------------------------------------------------
