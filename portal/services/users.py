@@ -1,13 +1,23 @@
-"""Creating users and signing them in."""
+"""Creating users, signing them in, and administering them: role, clients, active."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from portal.db import utcnow
-from portal.models import CREDITOR_ROLES, Role, Tenant, TenantStatus, User
+from portal.models import (
+    CREDITOR_ROLES,
+    STAFF_ROLES,
+    Role,
+    StaffTenantAccess,
+    Tenant,
+    TenantStatus,
+    User,
+)
 from portal.services import audit
 from portal.services.passwords import hash_password, verify_password
 from tenants.scoping import unscoped
@@ -91,3 +101,147 @@ def authenticate(
         return None
     user.last_login_at = utcnow()
     return user
+
+
+# --- administration: who is on the team, with which role and which clients ---------------
+
+# Staff who may be limited to some clients (an agency admin works on every client).
+LIMITABLE_ROLES = frozenset({Role.COLLECTOR, Role.LEGAL})
+
+
+def _belonging_to(tenant_id: int | None) -> ColumnElement[bool]:
+    """Users of that tenant; None: the agency's staff (who belong to no tenant)."""
+    return User.tenant_id.is_(None) if tenant_id is None else User.tenant_id == tenant_id
+
+
+def members(session: Session, tenant_id: int | None) -> list[User]:
+    """A tenant's users, or the agency's staff when ``tenant_id`` is None; active first."""
+    statement = (
+        select(User)
+        .where(_belonging_to(tenant_id))
+        .order_by(User.active.desc(), User.name, User.id)
+    )
+    return list(session.scalars(statement))
+
+
+def member(session: Session, tenant_id: int | None, user_id: int) -> User | None:
+    """The user with this id if they belong to that tenant (None: to the agency's staff)."""
+    return session.scalar(select(User).where(_belonging_to(tenant_id), User.id == user_id))
+
+
+def tenants_by_name(session: Session) -> list[Tenant]:
+    """The clients staff can be limited to (those the session may see)."""
+    return list(session.scalars(select(Tenant).order_by(Tenant.name, Tenant.id)))
+
+
+def checked_tenant_limits(session: Session, role: Role, tenant_ids: Iterable[int]) -> list[int]:
+    """The clients a staff member of this role is to be limited to, sorted; none: every client."""
+    wanted = sorted(set(tenant_ids))
+    if not wanted:
+        return []
+    if role not in LIMITABLE_ROLES:
+        raise UserError(
+            f"A {role.label.lower()} is not limited to clients: leave the clients unticked."
+        )
+    known = set(session.scalars(select(Tenant.id).where(Tenant.id.in_(wanted))))
+    if unknown := [tenant_id for tenant_id in wanted if tenant_id not in known]:
+        raise UserError(f"No such client: {', '.join(map(str, unknown))}.")
+    return wanted
+
+
+def limit_to_tenants(
+    session: Session, user: User, tenant_ids: Iterable[int], *, actor_id: int | None
+) -> None:
+    """Limit a collector or legal staff member to these clients (none: every client)."""
+    wanted = checked_tenant_limits(session, user.role, tenant_ids)
+    before = _tenant_limits(user)
+    if wanted == before:
+        return
+    user.limited_to_tenants = bool(wanted)
+    kept = [access for access in user.allowed_tenants if access.tenant_id in wanted]
+    have = {access.tenant_id for access in kept}
+    added = [
+        StaffTenantAccess(tenant_id=tenant_id) for tenant_id in wanted if tenant_id not in have
+    ]
+    user.allowed_tenants = kept + added
+    audit.record(
+        session,
+        "user.tenants_limited",
+        actor_id=actor_id,
+        subject=user,
+        before=before,
+        after=wanted,
+    )
+    session.flush()
+
+
+def _tenant_limits(user: User) -> list[int]:
+    if not user.limited_to_tenants:
+        return []
+    return sorted(access.tenant_id for access in user.allowed_tenants)
+
+
+def change_role(session: Session, user: User, role: Role, *, actor: User) -> None:
+    """Staff change among staff roles, a tenant's users among creditor roles."""
+    family = STAFF_ROLES if user.is_staff else CREDITOR_ROLES
+    if role not in family:
+        choices = ", ".join(sorted(choice.label.lower() for choice in family))
+        raise UserError(f"{user.name} can only have one of these roles: {choices}.")
+    if role is user.role:
+        return
+    if user.id == actor.id:
+        raise UserError("You cannot change your own role: ask another admin.")
+    _keep_an_admin(session, user, "change the role of")
+    before, user.role = user.role, role
+    if role not in LIMITABLE_ROLES and user.limited_to_tenants:
+        user.limited_to_tenants = False
+        user.allowed_tenants = []
+    audit.record(
+        session, "user.role_changed", actor_id=actor.id, tenant_id=user.tenant_id, subject=user,
+        before=before.value, after=role.value,
+    )  # fmt: skip
+    session.flush()
+
+
+def deactivate(session: Session, user: User, *, actor: User) -> None:
+    """The user can no longer sign in, and a session they have ends on its next request."""
+    if not user.active:
+        return
+    if user.id == actor.id:
+        raise UserError("You cannot deactivate your own account: ask another admin.")
+    _keep_an_admin(session, user, "deactivate")
+    user.active = False
+    audit.record(
+        session, "user.deactivated", actor_id=actor.id, tenant_id=user.tenant_id, subject=user
+    )
+    session.flush()
+
+
+def reactivate(session: Session, user: User, *, actor: User) -> None:
+    if user.active:
+        return
+    user.active = True
+    audit.record(
+        session, "user.reactivated", actor_id=actor.id, tenant_id=user.tenant_id, subject=user
+    )
+    session.flush()
+
+
+def _keep_an_admin(session: Session, user: User, doing: str) -> None:
+    """Refuse to remove the last active admin of the agency or of a tenant.
+
+    The active admins' rows are locked first, so two admins removing each other at the
+    same moment cannot both succeed.
+    """
+    admin_role = Role.AGENCY_ADMIN if user.is_staff else Role.CREDITOR_ADMIN
+    if user.role is not admin_role or not user.active:
+        return
+    statement = select(User.id).where(
+        User.role == admin_role, User.active.is_(True), _belonging_to(user.tenant_id)
+    )
+    admins = set(session.scalars(statement.with_for_update()))
+    if admins <= {user.id}:
+        raise UserError(
+            f"You cannot {doing} {user.name}: they are the last active admin. "
+            "Make someone else an admin first."
+        )

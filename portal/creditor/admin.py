@@ -1,0 +1,197 @@
+"""A client's admins keep their own team (invite colleagues, set their role, deactivate
+and reactivate them) and their company details. Everything here is for the tenant's
+admins only, and reaches only their own tenant's people: anyone else's is not found."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from flask import abort, current_app, flash, redirect, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response as BaseResponse
+from wtforms import EmailField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import InputRequired, Length
+
+from portal import db
+from portal.creditor import bp
+from portal.db import utcnow
+from portal.models import Role, Tenant, User
+from portal.services import company_details, invitations, users
+from portal.web.access import load_or_404, roles_required
+from portal.web.rendering import render_page
+
+ROLE_CHOICES = [
+    SelectChoice(role.value, role.label) for role in (Role.CREDITOR_ADMIN, Role.CREDITOR_USER)
+]
+
+
+class InviteForm(FlaskForm):  # type: ignore[misc]
+    email = EmailField(
+        "E-mail", validators=[InputRequired(), Length(max=invitations.MAX_EMAIL_LENGTH)]
+    )
+    name = StringField(
+        "Name", validators=[InputRequired(), Length(max=invitations.MAX_NAME_LENGTH)]
+    )
+    role = SelectField("Role", choices=ROLE_CHOICES)
+
+
+class RoleForm(FlaskForm):  # type: ignore[misc]
+    role = SelectField("Role", choices=ROLE_CHOICES)
+
+
+class CompanyForm(FlaskForm):  # type: ignore[misc]
+    """Lengths and formats are checked by the service, which reports every field at once."""
+
+    legal_name = StringField("Legal name", validators=[InputRequired()])
+    legal_address = TextAreaField("Registered address")
+    registration_number = StringField(
+        "Company registration number", description="As in the trade register, e.g. HRB 12345."
+    )
+    vat_number = StringField("VAT number", description="With the country code, e.g. DE123456789.")
+    approver_name = StringField(
+        "Approver", description="Who approves legal costs and settlements on your side."
+    )
+    approver_email = EmailField("Approver's e-mail")
+    account_holder = StringField("Account holder")
+    iban = StringField("IBAN", description="Remittances of what we collect are paid here.")
+    bic = StringField("BIC", description="Optional.")
+
+
+def _users_page(
+    form: InviteForm | None = None, *, problem: str | None = None, status: int = 200
+) -> tuple[str, int]:
+    page = render_page(
+        "creditor/users.html",
+        members=users.members(db.session, current_user.tenant_id),
+        invitations=invitations.open_invitations(db.session, current_user.tenant_id, utcnow()),
+        roles=ROLE_CHOICES,
+        form=form or InviteForm(formdata=None),
+        problem=problem,
+    )
+    return page, status
+
+
+def _colleague(user_id: int) -> User:
+    found = users.member(db.session, current_user.tenant_id, user_id)
+    if found is None:
+        abort(404)
+    return found
+
+
+@bp.get("/users")
+@roles_required(Role.CREDITOR_ADMIN)
+def users_page() -> tuple[str, int]:
+    return _users_page()
+
+
+@bp.post("/users/invite")
+@roles_required(Role.CREDITOR_ADMIN)
+def invite_user() -> BaseResponse | tuple[str, int]:
+    form = InviteForm()
+    if not form.validate_on_submit():
+        return _users_page(form, status=422)
+    tenant = load_or_404(Tenant, current_user.tenant_id)
+    try:
+        invitations.invite(
+            db.session, current_app.extensions["portal.mailer"],
+            email=form.email.data, name=form.name.data, role=Role(form.role.data), tenant=tenant,
+            limited_to_tenant_ids=[], invited_by=current_user,
+            base_url=current_app.extensions["portal.settings"].public_base_url,
+        )  # fmt: skip
+    except invitations.InvitationError as error:
+        db.session.rollback()
+        form.email.errors = [*form.email.errors, str(error)]
+        return _users_page(form, status=422)
+    db.session.commit()
+    days = invitations.VALID_FOR.days
+    flash(
+        f"Invitation sent to {form.email.data.strip()}: its link works for {days} days.", "success"
+    )
+    return redirect(url_for("creditor.users_page"))
+
+
+@bp.post("/users/<int:user_id>/role")
+@roles_required(Role.CREDITOR_ADMIN)
+def change_user_role(user_id: int) -> BaseResponse | tuple[str, int]:
+    colleague = _colleague(user_id)
+    form = RoleForm()
+    if not form.validate_on_submit():
+        return _users_page(problem="Choose admin or user.", status=422)
+    try:
+        users.change_role(db.session, colleague, Role(form.role.data), actor=current_user)
+    except users.UserError as error:
+        db.session.rollback()
+        return _users_page(problem=str(error), status=422)
+    db.session.commit()
+    flash(f"{colleague.name} is {colleague.role.label.lower()} now.", "success")
+    return redirect(url_for("creditor.users_page"))
+
+
+@bp.post("/users/<int:user_id>/deactivate")
+@roles_required(Role.CREDITOR_ADMIN)
+def deactivate_user(user_id: int) -> BaseResponse | tuple[str, int]:
+    colleague = _colleague(user_id)
+    try:
+        users.deactivate(db.session, colleague, actor=current_user)
+    except users.UserError as error:
+        db.session.rollback()
+        return _users_page(problem=str(error), status=422)
+    db.session.commit()
+    flash(f"{colleague.name} can no longer sign in.", "success")
+    return redirect(url_for("creditor.users_page"))
+
+
+@bp.post("/users/<int:user_id>/reactivate")
+@roles_required(Role.CREDITOR_ADMIN)
+def reactivate_user(user_id: int) -> BaseResponse:
+    colleague = _colleague(user_id)
+    users.reactivate(db.session, colleague, actor=current_user)
+    db.session.commit()
+    flash(f"{colleague.name} can sign in again.", "success")
+    return redirect(url_for("creditor.users_page"))
+
+
+@bp.post("/invitations/<int:invitation_id>/revoke")
+@roles_required(Role.CREDITOR_ADMIN)
+def revoke_invitation(invitation_id: int) -> BaseResponse:
+    invitation = invitations.invitation_for(db.session, current_user.tenant_id, invitation_id)
+    if invitation is None:
+        abort(404)
+    if invitations.revoke(db.session, invitation, actor_id=current_user.id, now=utcnow()):
+        db.session.commit()
+        flash(
+            f"The invitation to {invitation.email} is withdrawn: its link no longer works.",
+            "success",
+        )
+    return redirect(url_for("creditor.users_page"))
+
+
+def _company_page(form: CompanyForm) -> str:
+    return render_page("creditor/company.html", form=form, limits=company_details.MAX_LENGTHS)
+
+
+@bp.route("/company", methods=["GET", "POST"])
+@roles_required(Role.CREDITOR_ADMIN)
+def company() -> BaseResponse | tuple[str, int]:
+    tenant = load_or_404(Tenant, current_user.tenant_id)
+    stored = company_details.details_of(tenant)
+    form = CompanyForm(data=asdict(stored))
+    if not form.is_submitted():
+        return _company_page(form), 200
+    if not form.validate():
+        return _company_page(form), 422
+    given = company_details.CompanyDetails(
+        **{name: form[name].data or "" for name in asdict(stored)}
+    )
+    try:
+        company_details.update(db.session, tenant, given, actor_id=current_user.id)
+    except company_details.CompanyDetailsError as error:
+        db.session.rollback()
+        for name, problem in error.problems.items():
+            form[name].errors = [*form[name].errors, problem]
+        return _company_page(form), 422
+    db.session.commit()
+    flash("Your company details are saved.", "success")
+    return redirect(url_for("creditor.company"))
