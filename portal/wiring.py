@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Flask, Response, has_app_context, render_template, request, url_for
+from flask import Flask, Response, has_app_context, render_template, request, session, url_for
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
 from portal import db
+from portal.account import bp as account
 from portal.adapters.jobs import InlineJobs, InProcessJobs, Job, JobQueue, RedisJobs
 from portal.adapters.letter_rendering import JinjaLetterRenderer
 from portal.adapters.mail import mailer_from_url
@@ -112,8 +113,14 @@ def register_extensions(app: Flask) -> None:
 
     @login_manager.user_loader
     def _load_user(user_id: str) -> User | None:
+        """The signed-in user while they may sign in. A deactivated user, or one whose
+        tenant was suspended, is signed out on their next request: the session ends for
+        good, so reactivating them later does not bring it back."""
         user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
-        return user if user is not None and may_sign_in(db.session, user) else None
+        if user is not None and may_sign_in(db.session, user):
+            return user
+        session.clear()
+        return None
 
 
 def register_tenancy(app: Flask) -> None:
@@ -122,7 +129,7 @@ def register_tenancy(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    for blueprint in (auth, creditor, agency, debtor, api, webhooks):
+    for blueprint in (auth, account, creditor, agency, debtor, api, webhooks):
         app.register_blueprint(blueprint)
     register_health(app, app.extensions["portal.settings"])  # /healthz, /readyz
 

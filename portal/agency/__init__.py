@@ -18,6 +18,10 @@ from portal.agency import (  # noqa: E402, F401 - registers the routes
     jobs,
     lawyers,
     legal,
+    letter_templates,
+    staff,
     statements,
+    tenant_admin,
+    tenant_terms,
     views,
 )

@@ -462,7 +462,7 @@ def propose_settlement(case_id: int) -> Page:
         amount = parse_amount(form.amount.data, case.currency)
         settlement = settlements.propose(
             db.session, case, amount_minor=amount, note=form.note.data or "",
-            actor_id=current_user.id,
+            actor_id=current_user.id, mailer=current_app.extensions["portal.mailer"],
         )  # fmt: skip
     except (AmountError, settlements.SettlementError) as error:
         return _refused(case, "settlement", form, form.amount, error)

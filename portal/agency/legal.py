@@ -256,6 +256,7 @@ def propose_legal(case_id: int) -> Page:
         legal_requests.propose(
             db.session, case, lawyer=lawyer, estimate=legal_requests.Estimate(*amounts),
             note=form.note.data or "", actor_id=current_user.id, role=current_user.role,
+            mailer=current_app.extensions["portal.mailer"],
         )  # fmt: skip
     except (legal_requests.LegalRequestError, stages.StageError) as error:
         return _refused(case, "propose", form, form.lawyer, error)

@@ -1,4 +1,4 @@
-"""Operations commands (``flask tenants|users|db|demo|collections|payments ...``)."""
+"""Operations commands (``flask tenants|users|db|demo|collections|payments|notifications ...``)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from portal.cli.database import db_group
 from portal.cli.demo import demo_group
 from portal.cli.ledger import ledger_group
 from portal.cli.links import links_group
+from portal.cli.notifications import notifications_group
 from portal.cli.payments import payments_group
 from portal.cli.scheduler import scheduler_command
 from portal.cli.statements import statements_group
@@ -27,6 +28,7 @@ def register(app: Flask) -> None:
         collections_group,
         payments_group,
         statements_group,
+        notifications_group,
         ledger_group,
         worker_command,
         scheduler_command,

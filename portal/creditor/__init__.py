@@ -9,7 +9,9 @@ bp = Blueprint("creditor", __name__, url_prefix="/creditor")
 require_audience(bp, CREDITOR_ROLES)
 
 from portal.creditor import (  # noqa: E402, F401 - registers the routes
+    admin,
     api_keys,
+    branding,
     bundles,
     decisions,
     documents,

@@ -5,6 +5,7 @@ from flask import Blueprint
 bp = Blueprint("debtor", __name__, url_prefix="/pay")
 
 from portal.debtor import (  # noqa: E402, F401 - registers the routes
+    branding,
     disputes,
     errors,
     language,

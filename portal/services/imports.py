@@ -33,8 +33,15 @@ from sqlalchemy.orm import Session
 
 from portal.adapters.storage import DocumentNotFound, Storage
 from portal.db import utcnow
-from portal.models import ImportBatch, ImportRowError, ImportStatus, Tenant
-from portal.services import audit
+from portal.models import (
+    ImportBatch,
+    ImportRowError,
+    ImportStatus,
+    NotificationKind,
+    Tenant,
+    User,
+)
+from portal.services import audit, notices
 from portal.services.csv_reading import CsvFileError, CsvFormat, inspect, read_rows
 from portal.services.import_columns import (
     DATE_FORMATS,
@@ -245,9 +252,22 @@ def _run_job(
             .where(ImportBatch.id == batch_id)
             .values(status=ImportStatus.FAILED, error=message, finished_at=utcnow())
         )
+        _tell_owner(session, batch, "Import failed", message)
         session.commit()
     finally:
         set_scope(session, previous)
+
+
+def _tell_owner(session: Session, batch: ImportBatch, outcome: str, text: str) -> None:
+    """The person who started the import, in the job's last commit. A job has no mailer:
+    a notice wanted at once comes with the digest (see ``notices``)."""
+    person = session.get(User, batch.created_by_id)
+    notices.notify(
+        session, None, kind=NotificationKind.IMPORT_FINISHED,
+        recipients=[person] if person is not None else [],
+        title=f"{outcome}: {batch.filename}", body=text,
+        link=notices.import_path(batch.id), tenant_id=batch.tenant_id, case_id=None,
+    )  # fmt: skip
 
 
 @dataclass
@@ -296,6 +316,9 @@ def _validate(session: Session, store: Storage, batch: ImportBatch, today: date)
     batch.summary = {**batch.summary, "cases": counts.cases, "checked_on": today.isoformat()}
     batch.status = ImportStatus.VALIDATED
     batch.finished_at = utcnow()
+    _tell_owner(session, batch, "Import checked",
+                f"{batch.valid_cases} case(s) ready to place, {batch.rejected_rows} row(s) "
+                "rejected. Look at the preview and confirm to place them.")  # fmt: skip
     session.commit()
 
 
@@ -333,6 +356,7 @@ def _place(
     batch.finished_at = utcnow()
     audit.record(session, "import.placed", actor_id=placed_by_id, tenant_id=tenant.id,
                  subject=batch, cases=placed, rows=batch.valid_rows)  # fmt: skip
+    _tell_owner(session, batch, "Import placed", f"{placed} case(s) placed.")
     session.commit()
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from portal.adapters.mail import Mailer
 from portal.db import utcnow
 from portal.models import (
     ActivityKind,
@@ -23,10 +24,11 @@ from portal.models import (
     LegalProceeding,
     LegalRequest,
     LegalRequestStatus,
+    NotificationKind,
     Role,
     Stage,
 )
-from portal.services import audit, ledger, stages
+from portal.services import audit, ledger, notices, stages
 from portal.services.money import format_money
 from portal.services.timeline import log_activity
 
@@ -90,8 +92,10 @@ def propose(
     note: str,
     actor_id: int,
     role: Role,
+    mailer: Mailer | None = None,
 ) -> LegalRequest:
-    """Ask the creditor to approve legal action; the case goes to legal review."""
+    """Ask the creditor to approve legal action; the case goes to legal review and the
+    creditor's people are told (by e-mail at once only with ``mailer``, see ``notices``)."""
     if pending_request(session, case) is not None:
         raise LegalRequestError("A request for legal action is already waiting for the creditor.")
     if not lawyer.active:
@@ -114,6 +118,18 @@ def propose(
                  actor_id=actor_id, outcome="Awaiting the creditor's decision",
                  body=f"Estimated costs {money}. {request.note or ''}".strip(),
                  legal_request_id=request.id)  # fmt: skip
+    notices.notify(
+        session, mailer, kind=NotificationKind.DECISION_WAITING,
+        recipients=notices.recipients_for_tenant(session, case.tenant_id),
+        title=f"Legal action for you to approve: {case.debtor.name}, {case.creditor_reference}",
+        body=(
+            f"Amicable collection from {case.debtor.name} (your reference "
+            f"{case.creditor_reference}, agency reference {case.agency_reference}) has not "
+            f"brought payment: we propose to take the claim to court with {lawyer.label}. "
+            f"Estimated costs: {money}. Please approve or decline it in the portal."
+        ),
+        link=notices.creditor_case_path(case.id), tenant_id=case.tenant_id, case_id=case.id,
+    )  # fmt: skip
     return request
 
 

@@ -1,7 +1,8 @@
 """Messages between the creditor and the agency about one case.
 
 The agency asks for information or evidence; the creditor answers. Each message goes on
-the timeline and the other side is told by mail.
+the timeline and the other side is told (``notices``): the creditor's people, or the
+case's collector (the agency admins and the agency's inbox when nobody works the case).
 """
 
 from __future__ import annotations
@@ -9,12 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import IO
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.adapters.mail import Mail, Mailer
 from portal.adapters.storage import Storage
-from portal.models import CREDITOR_ROLES, ActivityKind, Case, CaseMessage, DocumentKind, User
+from portal.models import ActivityKind, Case, CaseMessage, DocumentKind, NotificationKind, User
+from portal.services import notices
 from portal.services.documents import add_document
 from portal.services.timeline import log_activity
 
@@ -80,28 +81,59 @@ def post(
     side = "agency" if author.is_staff else "creditor"
     log_activity(session, case, ActivityKind.NOTE, f"{summary} ({side})", actor_id=author.id,
                  body=body)  # fmt: skip
-    for recipient in _recipients(session, case, author, agency_inbox):
-        mailer.send(
-            session,
-            Mail(
-                recipient=recipient,
-                subject=f"{summary}: {case.debtor.name}, {case.agency_reference}",
-                body_text=f"{author.name} wrote about case {case.agency_reference}:\n\n{body}\n",
-                tenant_id=case.tenant_id,
-            ),
-        )
+    if author.is_staff:
+        _tell_creditor(session, mailer, case, message, summary=summary, author=author)
+    else:
+        _tell_agency(session, mailer, case, message, author=author, inbox=agency_inbox)
     session.flush()
     return message
 
 
-def _recipients(session: Session, case: Case, author: User, agency_inbox: str) -> list[str]:
-    if not author.is_staff:
-        collector = case.assigned_collector
-        return [collector.email if collector is not None else agency_inbox]
-    creditors = select(User.email).where(
-        User.tenant_id == case.tenant_id, User.role.in_(CREDITOR_ROLES), User.active.is_(True)
-    )
-    return list(session.scalars(creditors.order_by(User.id)))
+def _tell_creditor(
+    session: Session,
+    mailer: Mailer,
+    case: Case,
+    message: CaseMessage,
+    *,
+    summary: str,
+    author: User,
+) -> None:
+    """The creditor's people; a request for information waits for their answer."""
+    notices.notify(
+        session, mailer,
+        kind=NotificationKind.DECISION_WAITING if message.requests_information
+        else NotificationKind.MESSAGE,
+        recipients=notices.recipients_for_tenant(session, case.tenant_id),
+        title=f"{summary}: {case.debtor.name}, {case.agency_reference}",
+        body=f"{author.name} wrote about case {case.agency_reference}:\n\n{message.body}",
+        link=notices.creditor_case_path(case.id), tenant_id=case.tenant_id, case_id=case.id,
+    )  # fmt: skip
+
+
+def _tell_agency(
+    session: Session,
+    mailer: Mailer,
+    case: Case,
+    message: CaseMessage,
+    *,
+    author: User,
+    inbox: str,
+) -> None:
+    """The case's collector; a case nobody works on: the agency admins, and the agency's
+    shared inbox by e-mail."""
+    title = f"Message: {case.debtor.name}, {case.agency_reference}"
+    text = f"{author.name} wrote about case {case.agency_reference}:\n\n{message.body}"
+    notices.notify(
+        session, mailer, kind=NotificationKind.MESSAGE,
+        recipients=notices.case_staff(session, case), title=title, body=text,
+        link=notices.agency_case_path(case.id), tenant_id=case.tenant_id, case_id=case.id,
+    )  # fmt: skip
+    collector = case.assigned_collector
+    if collector is None or not collector.active:
+        mailer.send(
+            session, Mail(recipient=inbox, subject=title, body_text=f"{text}\n",
+                          tenant_id=case.tenant_id),
+        )  # fmt: skip
 
 
 def open_requests(case: Case) -> list[CaseMessage]:

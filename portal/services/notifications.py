@@ -1,12 +1,18 @@
-"""Mail the portal sends when something happens that a person should know."""
+"""Mail the portal sends when something happens that a person should know.
+
+Events that are a kind of notice (``NotificationKind``) go through ``notices.notify``,
+so each person's choice of delivery applies; the rest are e-mailed as they are.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from urllib.parse import urlsplit
+
 from sqlalchemy.orm import Session
 
 from portal.adapters.mail import Mail, Mailer
-from portal.models import Case, Dispute, InvoiceCheck, PaymentPlan, Role, Stage, User
+from portal.models import Case, Dispute, InvoiceCheck, NotificationKind, PaymentPlan, Stage, User
+from portal.services import notices
 from portal.services.ledger import balance
 from portal.services.money import format_money
 from portal.services.promises import MAX_PRIORITY
@@ -41,40 +47,39 @@ def placement_acknowledged(
     )
 
 
-def _dispute_reviewers(session: Session, case: Case) -> list[User]:
-    """The case's collector, or, when it has none (or they have left), every agency admin."""
-    collector = case.assigned_collector
-    if collector is not None and collector.active:
-        return [collector]
-    statement = (
-        select(User).where(User.role == Role.AGENCY_ADMIN, User.active.is_(True)).order_by(User.id)
-    )
-    return list(session.scalars(statement))
-
-
 def debtor_disputed(session: Session, mailer: Mailer, dispute: Dispute, *, case_url: str) -> None:
-    """Tell a collector that the debtor disputed the claim, and move the case up the queue."""
+    """Tell the case's collector (and the creditor's people) that the debtor disputed the
+    claim, and move the case up the queue. ``case_url``: the case's page for the agency."""
     case = dispute.case
     case.priority = min(MAX_PRIORITY, case.priority + DEBTOR_DISPUTE_PRIORITY)
     documents = sum(1 for evidence in dispute.evidence if evidence.document_id is not None)
     attached = f"The debtor attached {documents} document(s).\n\n" if documents else ""
-    for reviewer in _dispute_reviewers(session, case):
-        mailer.send(
-            session,
-            Mail(
-                recipient=reviewer.email,
-                subject=f"Dispute raised by the debtor \N{EN DASH} {case.agency_reference}",
-                body_text=(
-                    f"Dear {reviewer.name},\n\n"
-                    f"{case.debtor.name} disputed the claim of {case.tenant.display_name} "
-                    f"(agency reference {case.agency_reference}) on the payment page.\n\n"
-                    f"Their reason:\n{dispute.reason}\n\n{attached}"
-                    f"The case is on hold until the dispute is decided; decide by "
-                    f"{dispute.due_on.isoformat()}.\n{case_url}\n"
-                ),
-                tenant_id=case.tenant_id,
-            ),
-        )
+    notices.notify(
+        session, mailer, kind=NotificationKind.DISPUTE_RAISED,
+        recipients=notices.case_staff(session, case),
+        title=f"Dispute raised by the debtor \N{EN DASH} {case.agency_reference}",
+        body=(
+            f"{case.debtor.name} disputed the claim of {case.tenant.display_name} "
+            f"(agency reference {case.agency_reference}) on the payment page.\n\n"
+            f"Their reason:\n{dispute.reason}\n\n{attached}"
+            "The case is on hold until the dispute is decided; decide by "
+            f"{dispute.due_on.isoformat()}."
+        ),
+        link=urlsplit(case_url).path, tenant_id=case.tenant_id, case_id=case.id,
+    )  # fmt: skip
+    notices.notify(
+        session, mailer, kind=NotificationKind.DISPUTE_RAISED,
+        recipients=notices.recipients_for_tenant(session, case.tenant_id),
+        title=f"Dispute raised by the debtor \N{EN DASH} {case.debtor.name}, "
+        f"{case.creditor_reference}",
+        body=(
+            f"{case.debtor.name} (your reference {case.creditor_reference}, agency reference "
+            f"{case.agency_reference}) disputed the claim on the payment page.\n\n"
+            f"Their reason:\n{dispute.reason}\n\n"
+            "The case is on hold while we look into it; we may ask you for evidence."
+        ),
+        link=notices.creditor_case_path(case.id), tenant_id=case.tenant_id, case_id=case.id,
+    )  # fmt: skip
 
 
 def _first_step(case: Case) -> str:
@@ -86,28 +91,20 @@ def _first_step(case: Case) -> str:
 def check_disputed(session: Session, mailer: Mailer, check: InvoiceCheck) -> None:
     """Report back to the creditor's people that the debtor disputes an invoice under check."""
     case = check.case
-    recipients = session.scalars(
-        select(User).where(User.tenant_id == case.tenant_id, User.active.is_(True))
-    ).all()
-    for user in recipients:
-        mailer.send(
-            session,
-            Mail(
-                recipient=user.email,
-                subject=f"Invoice disputed \N{EN DASH} {case.debtor.name}, "
-                f"{case.creditor_reference}",
-                body_text=(
-                    f"Dear {user.name},\n\n"
-                    f"When we checked the invoices of {case.debtor.name} (your reference "
-                    f"{case.creditor_reference}, agency reference {case.agency_reference}) "
-                    "with the debtor, they disputed them:\n\n"
-                    f"{check.dispute_reason or ''}\n\n"
-                    "We do not collect a disputed invoice: please look into it and tell us "
-                    "through the case's messages in the portal how to go on.\n"
-                ),
-                tenant_id=case.tenant_id,
-            ),
-        )
+    notices.notify(
+        session, mailer, kind=NotificationKind.DISPUTE_RAISED,
+        recipients=notices.recipients_for_tenant(session, case.tenant_id),
+        title=f"Invoice disputed \N{EN DASH} {case.debtor.name}, {case.creditor_reference}",
+        body=(
+            f"When we checked the invoices of {case.debtor.name} (your reference "
+            f"{case.creditor_reference}, agency reference {case.agency_reference}) "
+            "with the debtor, they disputed them:\n\n"
+            f"{check.dispute_reason or ''}\n\n"
+            "We do not collect a disputed invoice: please look into it and tell us "
+            "through the case's messages in the portal how to go on."
+        ),
+        link=notices.creditor_case_path(case.id), tenant_id=case.tenant_id, case_id=case.id,
+    )  # fmt: skip
 
 
 def plan_broken(session: Session, mailer: Mailer, plan: PaymentPlan) -> None:
@@ -115,10 +112,7 @@ def plan_broken(session: Session, mailer: Mailer, plan: PaymentPlan) -> None:
     with the collector)."""
     case = plan.case
     owed = balance(session, case)
-    recipients = session.scalars(
-        select(User).where(User.tenant_id == case.tenant_id, User.active.is_(True))
-    ).all()
-    for user in recipients:
+    for user in notices.recipients_for_tenant(session, case.tenant_id):
         mailer.send(
             session,
             Mail(

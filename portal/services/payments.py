@@ -24,6 +24,7 @@ from portal.models import (
     Closure,
     EntryKind,
     LedgerEntry,
+    NotificationKind,
     PaymentAllocation,
     Stage,
 )
@@ -33,6 +34,7 @@ from portal.services import (
     commission,
     invoice_checks,
     ledger,
+    notices,
     promises,
     settlements,
     stages,
@@ -150,9 +152,38 @@ def record_payment(
     )  # fmt: skip
     audit.record(session, "payment.recorded", actor_id=actor_id, tenant_id=case.tenant_id,
                  subject=entry, amount_minor=amount_minor, event_key=event_key)  # fmt: skip
+    _tell_creditor(session, case, amount_minor, owed.outstanding - amount_minor,
+                   summary=summary, paid_on=paid_on, actor_id=actor_id)  # fmt: skip
     _apply_to_case(session, case, paid_on)
     metrics.payment_booked(session, case.currency, amount_minor)
     return RecordedPayment(entry, new=True)
+
+
+def _tell_creditor(
+    session: Session,
+    case: Case,
+    amount_minor: int,
+    left_minor: int,
+    *,
+    summary: str | None,
+    paid_on: date,
+    actor_id: int | None,
+) -> None:
+    """The creditor's people (not the one who reported it) hear of the payment. No mailer
+    here: a notice wanted at once comes with the digest (see ``notices``)."""
+    money = format_money(amount_minor, case.currency)
+    notices.notify(
+        session, None, kind=NotificationKind.PAYMENT_RECEIVED,
+        recipients=notices.recipients_for_tenant(session, case.tenant_id, except_id=actor_id),
+        title=f"{summary or f'Payment received: {money}'} \N{EN DASH} {case.debtor.name}, "
+        f"{case.creditor_reference}",
+        body=(
+            f"{case.debtor.name} (your reference {case.creditor_reference}, agency reference "
+            f"{case.agency_reference}) paid {money} on {paid_on.isoformat()}. Still "
+            f"outstanding: {format_money(max(left_minor, 0), case.currency)}."
+        ),
+        link=notices.creditor_case_path(case.id), tenant_id=case.tenant_id, case_id=case.id,
+    )  # fmt: skip
 
 
 def _add_allocations(

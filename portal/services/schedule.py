@@ -1,5 +1,5 @@
 """The periodic work and when it is due: the daily run, the instalment charges, the
-monthly statements.
+daily digest of notices, the monthly statements.
 
 Each task fires once per period (a UTC day or a UTC month), whichever scheduler
 process gets to it first: a tick takes the period's lock before it queues the task,
@@ -60,6 +60,8 @@ TASKS = (
     # The charges again on their own, so a failing dunning run does not hold them up;
     # an instalment is claimed before it is charged, so the second pass charges nothing twice.
     PeriodicTask("payments-charge-due", Period.DAILY, ("payments", "charge-due"), _as_date),
+    # The digest of notices, early in each day: what is unread and in no digest yet.
+    PeriodicTask("notifications-digest", Period.DAILY, ("notifications", "digest"), _as_date),
     # On the first tick of a month: the statements of the month that has just ended.
     PeriodicTask("statements-issue", Period.MONTHLY, ("statements", "issue"), _month_before),
 )

@@ -12,6 +12,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from portal.adapters.mail import Mailer
 from portal.db import utcnow
 from portal.models import (
     ActivityKind,
@@ -19,11 +20,12 @@ from portal.models import (
     Closure,
     EntryKind,
     LedgerEntry,
+    NotificationKind,
     Settlement,
     SettlementStatus,
     Stage,
 )
-from portal.services import audit, ledger, stages
+from portal.services import audit, ledger, notices, stages
 from portal.services.money import format_money
 from portal.services.timeline import log_activity
 
@@ -58,8 +60,16 @@ def pending_settlement(session: Session, case: Case) -> Settlement | None:
 
 
 def propose(
-    session: Session, case: Case, *, amount_minor: int, note: str, actor_id: int | None
+    session: Session,
+    case: Case,
+    *,
+    amount_minor: int,
+    note: str,
+    actor_id: int | None,
+    mailer: Mailer | None = None,
 ) -> Settlement:
+    """Make the settlement; below the agency's authority the creditor's people are asked
+    to decide (by e-mail at once only with ``mailer``, see ``notices``)."""
     if case.stage is Stage.CLOSED:
         raise SettlementError("The case is closed.")
     if pending_settlement(session, case) is not None:
@@ -93,6 +103,20 @@ def propose(
         outcome="Within the agency's authority" if within else "Awaiting the creditor's approval",
         settlement_id=settlement.id,
     )  # fmt: skip
+    if not within:
+        notices.notify(
+            session, mailer, kind=NotificationKind.DECISION_WAITING,
+            recipients=notices.recipients_for_tenant(session, case.tenant_id),
+            title=f"Settlement for you to approve: {case.debtor.name}, {case.creditor_reference}",
+            body=(
+                f"{case.debtor.name} (your reference {case.creditor_reference}, agency "
+                f"reference {case.agency_reference}) offers to settle for {amounts} "
+                "outstanding, below what we may accept without you. Please approve or "
+                "decline it in the portal."
+            ),
+            link=notices.creditor_case_path(case.id), tenant_id=case.tenant_id,
+            case_id=case.id,
+        )  # fmt: skip
     return settlement
 
 

@@ -29,10 +29,11 @@ from portal.models import (
     HoldReason,
     LegalRequest,
     LegalRequestStatus,
+    NotificationKind,
     Role,
     Stage,
 )
-from portal.services import audit, ledger
+from portal.services import audit, ledger, notices
 from portal.services.timeline import log_activity
 
 AMICABLE = frozenset({Stage.PLACED, Stage.REMINDER, Stage.DEMAND, Stage.NEGOTIATION})
@@ -146,6 +147,8 @@ def move(
     elif previous is Stage.CLOSED:
         case.next_action_on = utcnow().date()
     _record(session, case, previous, actor_id, why)
+    if target is Stage.CLOSED:
+        _tell_creditor_closed(session, case, actor_id, why)
 
 
 def _check(
@@ -219,6 +222,23 @@ def _record(session: Session, case: Case, previous: Stage, actor_id: int | None,
         closure=case.closure.value if case.closure else None,
         why=why or None,
     )
+
+
+def _tell_creditor_closed(session: Session, case: Case, actor_id: int | None, why: str) -> None:
+    """The creditor's people (not the one who closed it) hear of it. No mailer here: a
+    notice wanted at once comes with the digest (see ``notices``)."""
+    closure = case.closure.value if case.closure else "closed"
+    notices.notify(
+        session, None, kind=NotificationKind.CASE_CLOSED,
+        recipients=notices.recipients_for_tenant(session, case.tenant_id, except_id=actor_id),
+        title=f"Case closed ({closure}): {case.debtor.name}, {case.creditor_reference}",
+        body=(
+            f"The case of {case.debtor.name} (your reference {case.creditor_reference}, "
+            f"agency reference {case.agency_reference}) is closed as {closure}."
+            + (f" {why}" if why else "")
+        ),
+        link=notices.creditor_case_path(case.id), tenant_id=case.tenant_id, case_id=case.id,
+    )  # fmt: skip
 
 
 # --- the steps other services and views take ---------------------------------------------

@@ -153,7 +153,7 @@ def test_template_file_is_checked_then_placed_on_confirmation(
     assert count(session, Case, tenant_id=world["acme"].id) == 1  # nothing placed yet
 
     page = client.get(f"/creditor/imports/{batch.id}").get_data(as_text=True)
-    assert "Place 2 cases" in page and "hx-trigger" not in page
+    assert "Place 2 cases" in page and 'hx-trigger="every 1s"' not in page
 
     assert confirm(client, batch).status_code == 302
     with unscoped(session):

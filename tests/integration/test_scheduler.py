@@ -22,7 +22,13 @@ from portal.services import schedule
 from tests.jobs_support import REDIS_TEST_URL, redis_or_skip, remove_namespace, unique_name
 
 MAY_14 = datetime(2026, 5, 14, 0, 0, 5, tzinfo=UTC)
-EVERY_TASK = ["collections-run-due", "payments-charge-due", "statements-issue"]
+EVERY_TASK = [
+    "collections-run-due",
+    "notifications-digest",
+    "payments-charge-due",
+    "statements-issue",
+]
+DAILY_TASKS = ["collections-run-due", "notifications-digest", "payments-charge-due"]
 
 
 @pytest.fixture
@@ -93,6 +99,8 @@ def test_each_task_runs_its_command_for_the_period() -> None:
     assert run_due.argv("2026-05-14") == ("collections", "run-due", "--date", "2026-05-14")
     charges = schedule.task_named("payments-charge-due")
     assert charges.argv("2026-05-14") == ("payments", "charge-due", "--date", "2026-05-14")
+    digest = schedule.task_named("notifications-digest")
+    assert digest.argv("2026-05-14") == ("notifications", "digest", "--date", "2026-05-14")
     statements = schedule.task_named("statements-issue")
     assert statements.argv("2026-05") == ("statements", "issue", "--month", "2026-04")
     assert statements.argv("2026-01") == ("statements", "issue", "--month", "2025-12")
@@ -114,6 +122,7 @@ def test_two_schedulers_at_once_queue_each_task_once(queue: RedisJobs, make_lock
     assert tick_together(2, MAY_14, queue, make_lock) == EVERY_TASK
     assert queued(queue) == [
         ("collections-run-due", "2026-05-14"),
+        ("notifications-digest", "2026-05-14"),
         ("payments-charge-due", "2026-05-14"),
         ("statements-issue", "2026-05"),
     ]
@@ -121,25 +130,28 @@ def test_two_schedulers_at_once_queue_each_task_once(queue: RedisJobs, make_lock
 
 def test_many_schedulers_still_fire_once(queue: RedisJobs, make_lock) -> None:
     assert tick_together(8, MAY_14, queue, make_lock) == EVERY_TASK
-    assert len(queued(queue)) == 3
+    assert len(queued(queue)) == len(EVERY_TASK)
 
 
 def test_a_later_tick_in_the_same_period_queues_nothing(queue: RedisJobs, make_lock) -> None:
     schedule.tick(MAY_14, make_lock(), enqueue_on(queue))
     assert schedule.tick(MAY_14 + timedelta(hours=23), make_lock(), enqueue_on(queue)) == []
-    assert len(queued(queue)) == 3
+    assert len(queued(queue)) == len(EVERY_TASK)
 
 
 def test_the_next_period_fires_again(queue: RedisJobs, make_lock) -> None:
     schedule.tick(MAY_14, make_lock(), enqueue_on(queue))
     next_day = tick_together(2, MAY_14 + timedelta(days=1), queue, make_lock)
-    assert next_day == ["collections-run-due", "payments-charge-due"]  # same month
+    assert next_day == DAILY_TASKS  # same month
     next_month = tick_together(2, datetime(2026, 6, 1, 0, 1, tzinfo=UTC), queue, make_lock)
     assert next_month == EVERY_TASK
     assert queued(queue) == [
         ("collections-run-due", "2026-05-14"),
         ("collections-run-due", "2026-05-15"),
         ("collections-run-due", "2026-06-01"),
+        ("notifications-digest", "2026-05-14"),
+        ("notifications-digest", "2026-05-15"),
+        ("notifications-digest", "2026-06-01"),
         ("payments-charge-due", "2026-05-14"),
         ("payments-charge-due", "2026-05-15"),
         ("payments-charge-due", "2026-06-01"),
@@ -157,7 +169,7 @@ def test_a_task_that_could_not_be_queued_is_tried_on_the_next_tick(
     with pytest.raises(ConnectionError):
         schedule.tick(MAY_14, make_lock(), broken)
     fired = schedule.tick(MAY_14, make_lock(), enqueue_on(queue))
-    assert [firing.task.name for firing in fired] == EVERY_TASK
+    assert sorted(firing.task.name for firing in fired) == EVERY_TASK
 
 
 def test_the_file_lock_keeps_only_each_tasks_latest_marker(tmp_path: Path) -> None:
@@ -219,16 +231,18 @@ def test_scheduler_once_prints_what_it_queued_and_the_worker_runs_it(
     assert first.splitlines() == [
         f"queued collections-run-due for {day}: flask collections run-due --date {day}",
         f"queued payments-charge-due for {day}: flask payments charge-due --date {day}",
+        f"queued notifications-digest for {day}: flask notifications digest --date {day}",
         f"queued statements-issue for {month}: flask statements issue --month {last_month}",
     ]
     assert second == ""  # the period has fired
-    assert len(queued(queue)) == 3
+    assert len(queued(queue)) == len(EVERY_TASK)
 
     # The worker runs the commands themselves: their own output is the proof.
     output = cli_on_redis("worker", "--burst", "--no-fork")
     assert f"{day}: 0 instalment(s) charged: 0 paid, 0 failed" in output
     assert "0 letter(s) filed as PDF" in output
     assert "0 hearing reminder(s) sent" in output
+    assert f"{day}: 0 digest(s) sent" in output
     assert "0 statement(s) issued" in output
     assert queue.failed_count() == 0
     assert queue.queue.count == 0
@@ -247,6 +261,7 @@ def test_scheduler_without_redis_uses_marker_files(
     assert [line.split(" for ")[0] for line in queued_lines] == [
         "queued collections-run-due",
         "queued payments-charge-due",
+        "queued notifications-digest",
         "queued statements-issue",
     ]
     assert "0 statement(s) issued" in first.output  # the test app runs its jobs inline

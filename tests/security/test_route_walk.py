@@ -7,9 +7,11 @@ to supply fails the test until it is added to ``OBJECT_ARGUMENTS``.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from flask import Flask
@@ -25,6 +27,7 @@ from portal.models import (
     Checkout,
     CheckoutPurpose,
     Debtor,
+    Delivery,
     Dispute,
     Document,
     DocumentKind,
@@ -33,10 +36,13 @@ from portal.models import (
     Frequency,
     ImportBatch,
     Instalment,
+    Invitation,
     Invoice,
     Lawyer,
     LedgerEntry,
     LegalRequest,
+    Notification,
+    NotificationKind,
     Party,
     PaymentPlan,
     PlanStatus,
@@ -51,11 +57,16 @@ from tenants.scoping import unscoped
 from tests.conftest import sign_in
 from tests.factories import make_case, make_tenant, make_user
 
+# A 1x1 transparent PNG: the tenants' logos.
+PNG_PIXEL = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII="
+)
 SECRET_DEBTOR = "Zeta Confidential Holdings"
 SECRET_REFERENCE = "ZETA-SECRET-4711"
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 # 401: the JSON API answers session-cookie requests without a bearer key (see test_api_isolation).
-REFUSED = {401, 403, 404, 405}
+# 410: an invitation link that was used answers "gone".
+REFUSED = {401, 403, 404, 405, 410}
 ROLES = ("anonymous", "collector", "legal", "creditor_admin", "creditor_user")
 
 # How to fill each URL argument with one of the *other* tenant's objects.
@@ -84,6 +95,13 @@ OBJECT_ARGUMENTS: dict[str, Callable[[dict], object]] = {
     "ref": lambda objects: objects["checkout"].provider_ref,
     # Not a tenant's object: a language the debtor's pages are not offered in (404).
     "code": lambda objects: "xx",
+    "invitation_id": lambda objects: objects["invitation"].id,
+    # The other tenant's invitation link, already used: it opens nothing (410).
+    "invitation_token": lambda objects: objects["invitation_token"],
+    "notification_id": lambda objects: objects["notification"].id,
+    # Letter texts are per tenant: the tenant in the URL is what is refused.
+    "letter_key": lambda objects: "reminder",
+    "language": lambda objects: "en",
 }
 
 
@@ -164,6 +182,24 @@ def tenant_objects(session: Session, tenant, *, debtor_name: str, reference: str
     session.add_all([checkout, first, legal_request, action, statement])
     session.flush()
     api_key = api_keys.create_key(session, tenant, f"{reference} ERP", created_by_id=user.id).key
+    invitation_token = f"invitation-token-of-{reference.lower()}"
+    invitation = Invitation(
+        email=f"colleague@{tenant.slug}.example",
+        name="Invited Colleague",
+        role=Role.CREDITOR_USER,
+        tenant_id=tenant.id,
+        token_hash=hashlib.sha256(invitation_token.encode()).hexdigest(),
+        invited_by_id=user.id,
+        expires_at=datetime.now(UTC) + timedelta(days=7),
+    )
+    notification = Notification(
+        user_id=user.id, tenant_id=tenant.id, case_id=case.id, kind=NotificationKind.MESSAGE,
+        title=f"New message on {reference}", link=f"/creditor/cases/{case.id}",
+        delivery=Delivery.DIGEST,
+    )  # fmt: skip
+    tenant.logo_key = f"tenant/{tenant.id}/branding/logo.png"
+    session.add_all([invitation, notification])
+    session.flush()
     return {
         "tenant": tenant,
         "case": case,
@@ -183,6 +219,9 @@ def tenant_objects(session: Session, tenant, *, debtor_name: str, reference: str
         "legal_request": legal_request,
         "enforcement_action": action,
         "statement": statement,
+        "invitation": invitation,
+        "invitation_token": invitation_token,
+        "notification": notification,
     }
 
 
@@ -199,6 +238,7 @@ def world(app: Flask, session: Session) -> dict:
         mine["token"] = payment_links.token_for(mine["case"])
         other["token"] = payment_links.token_for(other["case"])
         payment_links.revoke(other["case"])
+        other["invitation"].accepted_at = datetime.now(UTC)
         mine["activity"], other["activity"] = (
             mine["case"].activities[0],
             other["case"].activities[0],
@@ -216,6 +256,8 @@ def world(app: Flask, session: Session) -> dict:
     for objects in (mine, other):  # the document routes serve real bytes
         key = objects["document"].storage_key
         storage.put(key, io.BytesIO(b"%PDF-1.7\n%%EOF\n"), "application/pdf")
+        logo = objects["tenant"].logo_key
+        storage.put(logo, io.BytesIO(PNG_PIXEL), "image/png")
     return {"mine": mine, "theirs": other, "users": users}
 
 
@@ -268,7 +310,7 @@ def test_every_route_refuses_other_tenants_objects(
             for role in ROLES:
                 limiter.reset()
                 response = as_role(client, world, role).open(url, method=method, data={})
-                body = response.get_data(as_text=True)
+                body = response.get_data().decode("utf-8", "replace")  # logos are PNG
                 where = f"{role} {method} {rule.rule}"
                 assert SECRET_DEBTOR not in body and SECRET_REFERENCE not in body, where
                 if rule.arguments:
