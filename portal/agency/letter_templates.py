@@ -119,8 +119,9 @@ def preview_letter_template(tenant_id: int, letter_key: str, language: str) -> t
     else:
         try:
             preview = letters.preview_template(
-                letter_key, language, form.subject.data, form.body.data
-            )
+                letter_key, language, form.subject.data, form.body.data,
+                creditor_name=found.display_name,
+            )  # fmt: skip
         except letters.LetterTemplateError as error:
             problem = str(error)
     page = _editor(

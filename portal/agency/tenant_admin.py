@@ -16,7 +16,7 @@ from wtforms.validators import InputRequired, Length, Optional
 from portal import db
 from portal.agency import bp
 from portal.models import Role, Tenant
-from portal.services import branding, tenant_admin
+from portal.services import branding, company_details, tenant_admin
 from portal.services.documents import human_size
 from portal.web.access import load_or_404, roles_required
 from portal.web.rendering import render_page
@@ -68,6 +68,7 @@ def _tenant_page(
     page = render_page(
         "agency/tenant.html",
         tenant=tenant,
+        company=company_details.details_of(tenant),
         profile_form=profile_form or ProfileForm(formdata=None, obj=tenant),
         logo_form=logo_form or LogoForm(formdata=None),
     )

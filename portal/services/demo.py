@@ -69,6 +69,29 @@ TENANTS = (
     ("acme", "Acme Industrial Supplies GmbH", "EUR"),
     ("brightline", "Brightline Software Ltd", "GBP"),
 )
+# What each client's admin keeps on the company page (sample bank details that validate).
+COMPANY_DETAILS = {
+    "acme": {
+        "legal_address": "Industriestraße 12\n70565 Stuttgart\nGermany",
+        "registration_number": "HRB 712345",
+        "vat_number": "DE123456789",
+        "approver_name": "Petra Hahn",
+        "approver_email": "credit@acme.example",
+        "remittance_account_holder": "Acme Industrial Supplies GmbH",
+        "remittance_iban": "DE89370400440532013000",
+        "remittance_bic": "COBADEFFXXX",
+    },
+    "brightline": {
+        "legal_address": "4 Canal Wharf\nLeeds LS11 5PS\nUnited Kingdom",
+        "registration_number": "08123456",
+        "vat_number": "GB123456789",
+        "approver_name": "Owen Price",
+        "approver_email": "credit@brightline.example",
+        "remittance_account_holder": "Brightline Software Ltd",
+        "remittance_iban": "GB82WEST12345698765432",
+        "remittance_bic": "NWBKGB2L",
+    },
+}
 STAFF = (
     ("admin@agency.example", "Alex Admin", Role.AGENCY_ADMIN),
     ("carla@agency.example", "Carla Collector", Role.COLLECTOR),
@@ -181,6 +204,8 @@ def load(session: Session, *, cases_per_tenant: int = 25, seed: int = 7) -> None
     collectors = [user for user in staff if user.role is Role.COLLECTOR]
     for slug, name, currency in TENANTS:
         tenant = create_tenant(session, slug=slug, name=name, currency=currency)
+        for column, value in COMPANY_DETAILS[slug].items():
+            setattr(tenant, column, value)
         for role, who in CREDITOR_LOGINS:
             create_user(
                 session,

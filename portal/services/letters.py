@@ -305,22 +305,28 @@ def _assemble(
     }
 
 
-def sample_context(language: str) -> dict[str, Any]:
-    """A full context with made-up values: what a template is tried against when saved."""
+def sample_context(language: str, creditor_name: str = "Sample Creditor Ltd") -> dict[str, Any]:
+    """A full context with made-up values for a sample case of ``creditor_name``: what a
+    template is tried against when saved, and what its preview shows."""
     fmt = _Format("de_DE" if language == "de" else "en_GB", "EUR")
     day = date(2026, 3, 1)
+    agency = (
+        {"name": _settings.agency_name, "contact": _settings.agency_contact}
+        if _settings is not None
+        else {"name": "The agency", "contact": "contact details"}
+    )
     return _assemble(
         fmt,
         language=language,
         today=day,
-        agency={"name": "Agency", "contact": "contact"},
-        creditor={"name": "Creditor"},
+        agency=agency,
+        creditor={"name": creditor_name},
         debtor={
-            "name": "Debtor",
-            "address_lines": ["Street 1", "12345 Town"],
-            "email": "d@x.example",
+            "name": "Keller Bau GmbH",
+            "address_lines": ["Hauptstraße 5", "70173 Stuttgart"],
+            "email": "buchhaltung@keller-bau.example",
         },
-        case={"reference": "AG-1", "creditor_reference": "CR-1", "currency": "EUR"},
+        case={"reference": "26-SMPL-0001", "creditor_reference": "INV-SAMPLE", "currency": "EUR"},
         invoices=[("INV-1", day, day, 123_456)],
         balance=Balance("EUR", principal=123_456, interest=1_000, fees=4_000, paid=500),
         link="https://portal.example/pay/token",
@@ -426,7 +432,9 @@ def compose(
     return Letter(key, language, rendered[0], rendered[1], context)
 
 
-def preview_template(key: str, language: str, subject: str, body: str) -> tuple[str, str]:
+def preview_template(
+    key: str, language: str, subject: str, body: str, creditor_name: str = "Sample Creditor Ltd"
+) -> tuple[str, str]:
     """The subject and text rendered against the sample letter (``sample_context``).
 
     A template that does not parse, that reaches for what the sandbox forbids, or that
@@ -439,7 +447,7 @@ def preview_template(key: str, language: str, subject: str, body: str) -> tuple[
     if not subject.strip() or not body.strip():
         raise LetterTemplateError("A letter needs a subject and a text.")
     renderer = _require().renderer
-    context = sample_context(language)
+    context = sample_context(language, creditor_name)
     for part, source in (("subject", subject), ("text", body)):
         try:
             renderer.check(source)

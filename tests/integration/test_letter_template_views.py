@@ -141,12 +141,12 @@ def test_preview_renders_the_draft_against_the_sample_case(
 ) -> None:
     acme = world["acme"]
     data = GOOD | {"csrf_token": csrf_token(admin_client, acme)}
-    sample = letters.sample_context("en")
+    sample = letters.sample_context("en", acme.display_name)
     htmx = admin_client.post(f"{editor(acme)}/preview", data=data, headers={"HX-Request": "true"})
     assert htmx.status_code == 200
     fragment = htmx.get_data(as_text=True)
     assert fragment.lstrip().startswith('<section id="letter-preview"')
-    assert f"Reminder from {sample['creditor']['name']}: {sample['case']['reference']}" in fragment
+    assert f"Reminder from {acme.display_name}: {sample['case']['reference']}" in fragment
     assert f"Dear {sample['debtor']['name']}," in fragment
     page = admin_client.post(f"{editor(acme)}/preview", data=data)
     assert page.status_code == 200
