@@ -19,3 +19,11 @@ def logo(token: str) -> Response:
     if found is None:
         abort(404)
     return current_app.response_class(found.data, mimetype=found.content_type)
+
+
+@bp.get("/<token>/brand.css")
+@limiter.limit("30 per minute")
+def brand_stylesheet(token: str) -> Response:
+    """The creditor's colour for the pages this link opens."""
+    css = branding.stylesheet(case_for_token(token).tenant)
+    return current_app.response_class(css, mimetype="text/css")

@@ -101,3 +101,36 @@ def logo(storage: Storage, tenant: Tenant) -> Logo | None:
     except DocumentNotFound:
         return None
     return Logo(data, CONTENT_TYPES.get(extension, documents.PNG))
+
+
+# WCAG's minimum contrast for normal text: links and buttons in the brand colour must
+# stay readable on the page's white (and white button text on the colour).
+MIN_CONTRAST = 4.5
+
+
+def _luminance(colour: str) -> float:
+    """WCAG relative luminance of ``#rrggbb``."""
+    channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast_with_white(colour: str) -> float:
+    """How ``#rrggbb`` contrasts with white, from 1 (white itself) to 21 (black)."""
+    return 1.05 / (_luminance(colour) + 0.05)
+
+
+def stylesheet(tenant: Tenant) -> str:
+    """The CSS that gives the debtor's pages the creditor's colour (a file, not an inline
+    style: the pages' Content-Security-Policy allows only style sheets of the portal)."""
+    colour = tenant.brand_colour
+    return (
+        ":root, [data-theme=light] {\n"
+        f"  --pico-primary: {colour};\n"
+        f"  --pico-primary-background: {colour};\n"
+        f"  --pico-primary-border: {colour};\n"
+        f"  --pico-primary-hover: {colour};\n"
+        f"  --pico-primary-hover-background: {colour};\n"
+        f"  --pico-primary-underline: {colour}80;\n"
+        "}\n"
+    )

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from portal.models import Case, Tenant, TenantStatus, User
-from portal.services import audit
+from portal.services import audit, branding
 from portal.services.case_lists import OPEN_STAGES
 from portal.services.portfolio import CurrencyTotals
 from tenants.onboarding import OnboardingError, create_tenant
@@ -132,6 +132,11 @@ def _cleaned_profile(name: str, brand_name: str, brand_colour: str) -> dict[str,
         raise TenantAdminError(
             f"{brand_colour.strip()!r} is not a colour: write it as # and six hex digits, "
             "like #1d4ed8."
+        )
+    if (contrast := branding.contrast_with_white(colour)) < branding.MIN_CONTRAST:
+        raise TenantAdminError(
+            f"{colour} is too light to read on white (contrast {contrast:.1f} to 1, at least "
+            f"{branding.MIN_CONTRAST} needed): choose a darker shade."
         )
     return {"name": name, "brand_name": brand_name or None, "brand_colour": colour}
 

@@ -197,3 +197,28 @@ def test_only_agency_admins_upload_or_open_a_logo(
         assert refused.status_code == 403, who
         assert client.get(f"/agency/tenants/{acme.id}/logo").status_code == 403, who
     assert logo_key(session, acme) == kept
+
+
+def test_debtors_pages_take_their_creditors_colour(
+    app: Flask, session: Session, world: dict
+) -> None:
+    with unscoped(session):
+        session.get(Tenant, world["acme"].id).brand_colour = "#8b1a1a"
+        session.commit()
+    ours = token_of(session, world["cases"]["acme"])
+    theirs = token_of(session, world["cases"]["other"])
+    debtor = app.test_client()
+    assert f'href="/pay/{ours}/brand.css"' in debtor.get(f"/pay/{ours}").get_data(as_text=True)
+    sheet = debtor.get(f"/pay/{ours}/brand.css")
+    assert (sheet.status_code, sheet.mimetype) == (200, "text/css")
+    assert "--pico-primary: #8b1a1a;" in sheet.get_data(as_text=True)
+    assert "#8b1a1a" not in debtor.get(f"/pay/{theirs}/brand.css").get_data(as_text=True)
+    assert debtor.get("/pay/not-a-real-token/brand.css").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("colour", "low", "high"),
+    [("#ffffff", 1.0, 1.0), ("#000000", 21.0, 21.0), ("#1d4ed8", 6.0, 7.0), ("#ffd700", 1.3, 1.5)],
+)
+def test_contrast_with_white_follows_wcag(colour: str, low: float, high: float) -> None:
+    assert low <= round(branding.contrast_with_white(colour), 2) <= high

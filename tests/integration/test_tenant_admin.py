@@ -243,6 +243,7 @@ def test_the_profile_is_saved_and_audited(
     [
         ({"brand_colour": "blue"}, "is not a colour"),
         ({"brand_colour": "#12345g"}, "is not a colour"),
+        ({"brand_colour": "#ffd700"}, "too light to read on white"),
         ({"name": "x" * 201}, "200 characters"),
         ({"brand_name": "y" * 201}, "200 characters"),
         ({"name": "  "}, "needs a name"),
