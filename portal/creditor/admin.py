@@ -6,39 +6,21 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from flask import abort, current_app, flash, redirect, url_for
+from flask import abort, flash, redirect, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response as BaseResponse
-from wtforms import EmailField, SelectField, StringField, TextAreaField
-from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length
+from wtforms import EmailField, StringField, TextAreaField
+from wtforms.validators import InputRequired
 
 from portal import db
 from portal.creditor import bp
 from portal.db import utcnow
-from portal.models import Role, Tenant, User
+from portal.models import Role, Tenant
 from portal.services import company_details, invitations, users
+from portal.web import people
 from portal.web.access import load_or_404, roles_required
 from portal.web.rendering import render_page
-
-ROLE_CHOICES = [
-    SelectChoice(role.value, role.label) for role in (Role.CREDITOR_ADMIN, Role.CREDITOR_USER)
-]
-
-
-class InviteForm(FlaskForm):  # type: ignore[misc]
-    email = EmailField(
-        "E-mail", validators=[InputRequired(), Length(max=invitations.MAX_EMAIL_LENGTH)]
-    )
-    name = StringField(
-        "Name", validators=[InputRequired(), Length(max=invitations.MAX_NAME_LENGTH)]
-    )
-    role = SelectField("Role", choices=ROLE_CHOICES)
-
-
-class RoleForm(FlaskForm):  # type: ignore[misc]
-    role = SelectField("Role", choices=ROLE_CHOICES)
 
 
 class CompanyForm(FlaskForm):  # type: ignore[misc]
@@ -60,24 +42,17 @@ class CompanyForm(FlaskForm):  # type: ignore[misc]
 
 
 def _users_page(
-    form: InviteForm | None = None, *, problem: str | None = None, status: int = 200
+    form: people.InviteForm | None = None, *, problem: str | None = None, status: int = 200
 ) -> tuple[str, int]:
     page = render_page(
         "creditor/users.html",
         members=users.members(db.session, current_user.tenant_id),
         invitations=invitations.open_invitations(db.session, current_user.tenant_id, utcnow()),
-        roles=ROLE_CHOICES,
-        form=form or InviteForm(formdata=None),
+        roles=people.role_choices(people.CLIENT_ROLES),
+        form=form or people.InviteForm(formdata=None),
         problem=problem,
     )
     return page, status
-
-
-def _colleague(user_id: int) -> User:
-    found = users.member(db.session, current_user.tenant_id, user_id)
-    if found is None:
-        abort(404)
-    return found
 
 
 @bp.get("/users")
@@ -89,67 +64,36 @@ def users_page() -> tuple[str, int]:
 @bp.post("/users/invite")
 @roles_required(Role.CREDITOR_ADMIN)
 def invite_user() -> BaseResponse | tuple[str, int]:
-    form = InviteForm()
-    if not form.validate_on_submit():
-        return _users_page(form, status=422)
+    form = people.InviteForm()
     tenant = load_or_404(Tenant, current_user.tenant_id)
-    try:
-        invitations.invite(
-            db.session, current_app.extensions["portal.mailer"],
-            email=form.email.data, name=form.name.data, role=Role(form.role.data), tenant=tenant,
-            limited_to_tenant_ids=[], invited_by=current_user,
-            base_url=current_app.extensions["portal.settings"].public_base_url,
-        )  # fmt: skip
-    except invitations.InvitationError as error:
-        db.session.rollback()
-        form.email.errors = [*form.email.errors, str(error)]
+    if not people.invite_from_form(form, tenant, []):
         return _users_page(form, status=422)
-    db.session.commit()
-    days = invitations.VALID_FOR.days
-    flash(
-        f"Invitation sent to {form.email.data.strip()}: its link works for {days} days.", "success"
-    )
     return redirect(url_for("creditor.users_page"))
 
 
 @bp.post("/users/<int:user_id>/role")
 @roles_required(Role.CREDITOR_ADMIN)
 def change_user_role(user_id: int) -> BaseResponse | tuple[str, int]:
-    colleague = _colleague(user_id)
-    form = RoleForm()
-    if not form.validate_on_submit():
-        return _users_page(problem="Choose admin or user.", status=422)
-    try:
-        users.change_role(db.session, colleague, Role(form.role.data), actor=current_user)
-    except users.UserError as error:
-        db.session.rollback()
-        return _users_page(problem=str(error), status=422)
-    db.session.commit()
-    flash(f"{colleague.name} is {colleague.role.label.lower()} now.", "success")
+    colleague = people.member_or_404(current_user.tenant_id, user_id)
+    problem = people.change_role(colleague, people.RoleForm(), "Choose admin or user.")
+    if problem:
+        return _users_page(problem=problem, status=422)
     return redirect(url_for("creditor.users_page"))
 
 
 @bp.post("/users/<int:user_id>/deactivate")
 @roles_required(Role.CREDITOR_ADMIN)
 def deactivate_user(user_id: int) -> BaseResponse | tuple[str, int]:
-    colleague = _colleague(user_id)
-    try:
-        users.deactivate(db.session, colleague, actor=current_user)
-    except users.UserError as error:
-        db.session.rollback()
-        return _users_page(problem=str(error), status=422)
-    db.session.commit()
-    flash(f"{colleague.name} can no longer sign in.", "success")
+    problem = people.deactivate(people.member_or_404(current_user.tenant_id, user_id))
+    if problem:
+        return _users_page(problem=problem, status=422)
     return redirect(url_for("creditor.users_page"))
 
 
 @bp.post("/users/<int:user_id>/reactivate")
 @roles_required(Role.CREDITOR_ADMIN)
 def reactivate_user(user_id: int) -> BaseResponse:
-    colleague = _colleague(user_id)
-    users.reactivate(db.session, colleague, actor=current_user)
-    db.session.commit()
-    flash(f"{colleague.name} can sign in again.", "success")
+    people.reactivate(people.member_or_404(current_user.tenant_id, user_id))
     return redirect(url_for("creditor.users_page"))
 
 
@@ -159,12 +103,7 @@ def revoke_invitation(invitation_id: int) -> BaseResponse:
     invitation = invitations.invitation_for(db.session, current_user.tenant_id, invitation_id)
     if invitation is None:
         abort(404)
-    if invitations.revoke(db.session, invitation, actor_id=current_user.id, now=utcnow()):
-        db.session.commit()
-        flash(
-            f"The invitation to {invitation.email} is withdrawn: its link no longer works.",
-            "success",
-        )
+    people.withdraw(invitation)
     return redirect(url_for("creditor.users_page"))
 
 

@@ -123,6 +123,10 @@ class _Reader:
             return next(iter(allowed))
         return text
 
+    def items(self, name: str) -> list[str]:
+        """The parts of a list typed in one field, like "3, 7" or "fees interest"."""
+        return [part for part in re.split(r"[,;\s]+", self.text(name)) if part]
+
     def flag(self, name: str) -> bool:
         value = self.values.get(name)
         return value is True or str(value).strip().lower() in {"y", "yes", "on", "true", "1"}
@@ -373,7 +377,7 @@ def _frequencies(read: _Reader) -> list[str]:
 
 
 def _retry_days(read: _Reader) -> list[int]:
-    parts = [part for part in re.split(r"[,;\s]+", read.text("retry_days")) if part]
+    parts = read.items("retry_days")
     days = [int(part) for part in parts if part.isascii() and part.isdigit()]
     good = (
         len(days) == len(parts)
@@ -618,7 +622,7 @@ class CollectionTerms(Section):
 
 
 def _allocation_order(read: _Reader) -> list[str]:
-    order = [part for part in re.split(r"[,;\s]+", read.text("allocation_order")) if part]
+    order = read.items("allocation_order")
     if sorted(order) != sorted(CLAIM_PARTS):
         read.problem(
             "allocation_order", "Fees, interest and principal, each once, in the order paid."
