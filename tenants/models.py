@@ -106,6 +106,8 @@ class Tenant(Base):
     # While set, the dunning run and instalment charges leave this tenant's cases alone
     # (the agency stopped the work, typically alongside a suspension).
     collection_paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The creditor admin asks every user of this tenant to sign in with a second factor.
+    require_second_factor: Mapped[bool] = mapped_column(Boolean, default=False)
     brand_name: Mapped[str | None] = mapped_column(String(200))
     brand_colour: Mapped[str] = mapped_column(String(7), default="#1d4ed8")
     # The logo's key in the storage adapter (documents' storage), when one was uploaded.

@@ -59,6 +59,7 @@ from portal.models.payment import (
     PlanStatus,
     ProviderEvent,
 )
+from portal.models.security import PasswordReset, RecoveryCode
 from portal.models.statement import RemittanceStatement, StatementLine, StatementLineKind
 from portal.models.user import CREDITOR_ROLES, STAFF_ROLES, Role, StaffTenantAccess, User
 from tenants.models import Tenant, TenantStatus
@@ -122,12 +123,14 @@ __all__ = [
     "NotificationPreference",
     "OutboxMessage",
     "Party",
+    "PasswordReset",
     "PaymentAllocation",
     "PaymentPlan",
     "PlanStatus",
     "PromiseStatus",
     "PromiseToPay",
     "ProviderEvent",
+    "RecoveryCode",
     "RemittanceStatement",
     "Role",
     "Settlement",

@@ -49,6 +49,9 @@ class Debtor(TenantOwned, Base):
     no_emails: Mapped[bool] = mapped_column(Boolean, default=False)
     no_letters: Mapped[bool] = mapped_column(Boolean, default=False)
     cease_contact: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When the debtor's personal data was erased (names, contacts and address replaced;
+    # the ledger's figures kept), after the tenant's retention period for closed cases.
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # Who the debtor is across placements (``identity_key``), written at placement.
     identity_key: Mapped[str] = mapped_column(String(260), default="")

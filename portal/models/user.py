@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, String
+from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, UTCDateTime, utcnow
@@ -63,6 +63,12 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The second factor: a TOTP secret (base32), confirmed when the first code matched.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Raised on sign-out and on a password change: a session cookie signed for an older
+    # version no longer signs anyone in.
+    session_version: Mapped[int] = mapped_column(Integer, default=0)
 
     tenant: Mapped[Tenant | None] = relationship()
     allowed_tenants: Mapped[list[StaffTenantAccess]] = relationship(
