@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import threading
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -21,6 +20,7 @@ from portal.models import AuditEntry, Invitation, OutboxMessage, Role, Tenant, U
 from portal.services import invitations
 from tenants.scoping import unscoped
 from tests.factories import make_tenant, make_user
+from tests.race_support import race
 
 PASSWORD = "a long enough passphrase"
 LINK = re.compile(r"https?://\S+/invitations/\S+")
@@ -244,32 +244,19 @@ def test_two_accepts_racing_with_one_link_create_one_user(race_engine: Engine) -
         )  # fmt: skip
         setup.commit()
         token = link_in_mail_to(setup, email).rsplit("/", 1)[1]
-    barrier = threading.Barrier(2, timeout=10)
     created: list[int] = []
     closed: list[invitations.InvitationClosed] = []
-    errors: list[BaseException] = []
 
-    def accept() -> None:
+    def accept(own: Session) -> None:
         try:
-            with Session(race_engine) as own:
-                barrier.wait()
-                try:
-                    user = invitations.accept(
-                        own, token, name="Racer", password=PASSWORD, now=utcnow()
-                    )
-                    own.commit()
-                    created.append(user.id)
-                except invitations.InvitationClosed as refusal:
-                    own.rollback()
-                    closed.append(refusal)
-        except BaseException as error:  # reported below, not lost in the thread
-            errors.append(error)
+            user = invitations.accept(own, token, name="Racer", password=PASSWORD, now=utcnow())
+            own.flush()
+            created.append(user.id)
+        except invitations.InvitationClosed as refusal:
+            own.rollback()
+            closed.append(refusal)
 
-    threads = [threading.Thread(target=accept) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    errors = race(race_engine, accept, accept)
     assert errors == []
     assert (len(created), len(closed)) == (1, 1)
     with Session(race_engine) as check:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from datetime import date
 
 from sqlalchemy import Engine, func, select
@@ -36,6 +35,7 @@ from portal.services.payment_plans import PlanChoice
 from tenants.scoping import unscoped
 from tests.integration.test_payment_events import SIMULATED, checkout_event, refund
 from tests.payment_support import TODAY, place
+from tests.race_support import race
 
 FIRST_CHARGE_DAY = date(2026, 4, 1)
 
@@ -53,28 +53,6 @@ class CountingProvider(SimulatedPayments):
             self.keys.append(request.idempotency_key)
         time.sleep(0.02)  # a network round trip: the other worker runs meanwhile
         return super().charge_saved_card(request)
-
-
-def race(engine: Engine, *work: Callable[[Session], object]) -> list[BaseException]:
-    """Run each piece of work in its own session and thread, released together."""
-    barrier = threading.Barrier(len(work), timeout=10)
-    errors: list[BaseException] = []
-
-    def run(step: Callable[[Session], object]) -> None:
-        try:
-            with Session(engine, expire_on_commit=False) as own, unscoped(own):
-                barrier.wait()
-                step(own)
-                own.commit()
-        except BaseException as error:  # reported by the test, not lost in the thread
-            errors.append(error)
-
-    threads = [threading.Thread(target=run, args=(step,)) for step in work]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return errors
 
 
 def payments_on(session: Session, case_id: int, kind: EntryKind = EntryKind.PAYMENT) -> int:

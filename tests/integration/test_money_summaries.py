@@ -3,7 +3,6 @@ money; ``flask ledger verify`` proves it and names what differs; the minimum fee
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, date, datetime
 
 import pytest
@@ -18,6 +17,7 @@ from portal.services import dunning, ledger, ledger_check, payments
 from portal.services.placement import place_case
 from tenants.scoping import TenantScope, set_scope, unscoped
 from tests.factories import make_case, make_tenant, make_user, placement_request
+from tests.race_support import race
 
 TODAY = date(2026, 11, 23)
 
@@ -228,23 +228,10 @@ def test_two_payments_at_once_both_reach_the_summary(race_engine: Engine) -> Non
     with Session(race_engine, expire_on_commit=False) as setup, unscoped(setup):
         case_id = make_case(setup, make_tenant(setup), amounts=(100_000,)).id
         setup.commit()
-    barrier = threading.Barrier(2, timeout=10)
-    errors: list[BaseException] = []
-
-    def pay_at_once(key: str) -> None:
-        try:
-            with Session(race_engine) as own, unscoped(own):
-                barrier.wait()
-                pay(own, own.get_one(Case, case_id), 30_000, key)
-                own.commit()
-        except BaseException as error:  # reported below, not lost in the thread
-            errors.append(error)
-
-    threads = [threading.Thread(target=pay_at_once, args=(k,)) for k in ("a", "b")]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    errors = race(
+        race_engine,
+        *(lambda own, key=key: pay(own, own.get_one(Case, case_id), 30_000, key) for key in "ab"),
+    )
     assert errors == []
     with Session(race_engine) as check, unscoped(check):
         assert check.get_one(Case, case_id).collected_minor == 60_000

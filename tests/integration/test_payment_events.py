@@ -6,7 +6,6 @@ in two real transactions, book it once."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime
@@ -57,6 +56,7 @@ from portal.services import (
 from portal.services.payment_plans import PlanChoice
 from tenants.scoping import TenantScope, set_scope, unscoped
 from tests.payment_support import PAGES, TODAY, place, place_in_agency_view, reload
+from tests.race_support import race
 
 SIMULATED = SimulatedPayments.name
 
@@ -458,24 +458,16 @@ def test_two_deliveries_at_the_same_moment_book_once(race_engine: Engine, same_e
         event = checkout_event(setup, case, CheckoutPurpose.FULL, SimulatedOutcome.PAY)
         setup.commit()
     events = [event, event if same_event else replace(event, event_id=event.event_id + "_b")]
-    barrier = threading.Barrier(2, timeout=10)
     applied: list[payment_events.Applied] = []
-    errors: list[BaseException] = []
-
-    def deliver(delivered: PaymentEvent) -> None:
-        try:
-            with Session(race_engine, expire_on_commit=False) as own, unscoped(own):
-                barrier.wait()
-                applied.append(payment_events.apply(own, SIMULATED, delivered, TODAY))
-                own.commit()
-        except BaseException as error:  # reported below, not lost in the thread
-            errors.append(error)
-
-    threads = [threading.Thread(target=deliver, args=(e,)) for e in events]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    errors = race(
+        race_engine,
+        *(
+            lambda own, event=delivered: applied.append(
+                payment_events.apply(own, SIMULATED, event, TODAY)
+            )
+            for delivered in events
+        ),
+    )
     assert errors == []
     outcomes = sorted((a.outcome, a.duplicate) for a in applied)
     expected = ("already applied", same_event)
