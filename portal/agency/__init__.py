@@ -10,10 +10,12 @@ require_audience(bp, STAFF_ROLES)
 
 from portal.agency import (  # noqa: E402, F401 - registers the routes
     assignment,
+    audit_log,
     bundles,
     case_work,
     checks,
     dashboard,
+    debtor_data,
     documents,
     jobs,
     lawyers,

@@ -13,13 +13,14 @@ from decimal import Decimal
 from typing import Any
 
 from flask import Response, request, url_for
+from flask_login import current_user
 from sqlalchemy.orm import Session
 
 from portal import db
 from portal.agency import bp
 from portal.db import utcnow
 from portal.models import Role
-from portal.services import agency_report
+from portal.services import agency_report, audit
 from portal.services.agency_report import AgencyFilter, StageRow
 from portal.services.money import to_decimal
 from portal.services.spreadsheet import csv_lines
@@ -203,6 +204,10 @@ def _export(name: str) -> Response:
     lines = list(csv_lines(export.header, export.rows(db.session, filters, rows)))
     period = f"{filters.period_from:%Y%m%d}-{filters.period_to:%Y%m%d}"
     filename = f"agency-{name}-{period}-{filters.currency}.csv"
+    audit.record(db.session, "report.exported", actor_id=current_user.id,
+                 ip_address=request.remote_addr, table=name,
+                 filter=request.args.to_dict())  # fmt: skip
+    db.session.commit()
     return csv_attachment(filename, "".join(lines))
 
 

@@ -1,4 +1,4 @@
-"""Operations commands (``flask tenants|users|db|demo|collections|payments|notifications ...``)."""
+"""Operations commands (``flask tenants|users|db|collections|debtors ...``)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from flask import Flask
 
 from portal.cli.collections import collections_group
 from portal.cli.database import db_group
+from portal.cli.debtors import debtors_group
 from portal.cli.demo import demo_group
 from portal.cli.ledger import ledger_group
 from portal.cli.links import links_group
@@ -29,6 +30,7 @@ def register(app: Flask) -> None:
         payments_group,
         statements_group,
         notifications_group,
+        debtors_group,
         ledger_group,
         worker_command,
         scheduler_command,

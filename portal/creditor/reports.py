@@ -16,7 +16,7 @@ from flask_login import current_user
 from portal import db
 from portal.creditor import bp
 from portal.db import utcnow
-from portal.services import creditor_decisions, portfolio_report, unpaid_insights
+from portal.services import audit, creditor_decisions, portfolio_report, unpaid_insights
 from portal.services.money import format_money, to_decimal
 from portal.services.portfolio_report import PortfolioReport, ReportFilter
 from portal.services.spreadsheet import csv_lines
@@ -200,6 +200,10 @@ def _csv_view(table: str) -> Callable[[], Response]:
         report = portfolio_report.build(db.session, report_filter)
         header, rows = CSV_TABLES[table](report)
         filename = f"dashboard-{table}-{report_filter.currency}-{report_filter.today}.csv"
+        audit.record(db.session, "report.exported", actor_id=current_user.id,
+                     tenant_id=current_user.tenant_id, ip_address=request.remote_addr,
+                     table=table, filter=request.args.to_dict())  # fmt: skip
+        db.session.commit()
         return csv_attachment(filename, "".join(csv_lines(header, rows)))
 
     export.__name__ = f"dashboard_{table}_csv"

@@ -13,6 +13,7 @@ from portal.creditor.forms import DirectPaymentForm, WithdrawForm
 from portal.db import utcnow
 from portal.models import Case, Stage
 from portal.services import (
+    audit,
     creditor_decisions,
     direct_payments,
     invoice_checks,
@@ -86,6 +87,10 @@ def export_cases() -> Response:
             ]
 
     filename = f"cases-{utcnow():%Y-%m-%d}.csv"
+    audit.record(db.session, "cases.exported", actor_id=current_user.id,
+                 tenant_id=current_user.tenant_id, ip_address=request.remote_addr,
+                 filter=request.args.to_dict())  # fmt: skip
+    db.session.commit()
     return csv_attachment(filename, stream_in_scope(csv_lines(EXPORT_COLUMNS, rows())))
 
 

@@ -28,6 +28,8 @@ class DocumentStatus(enum.StrEnum):
     # A browser upload straight to S3 waits here until the portal has checked the object.
     PENDING = "pending"
     STORED = "stored"
+    # The file was deleted with the debtor's personal data; the row stays for the record.
+    ERASED = "erased"
 
 
 class Document(TenantOwned, Base):

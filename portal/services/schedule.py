@@ -1,5 +1,6 @@
 """The periodic work and when it is due: the daily run, the instalment charges, the
-daily digest of notices, the monthly statements.
+daily digest of notices, the daily erasure of expired personal data, the monthly
+statements.
 
 Each task fires once per period (a UTC day or a UTC month), whichever scheduler
 process gets to it first: a tick takes the period's lock before it queues the task,
@@ -62,6 +63,8 @@ TASKS = (
     PeriodicTask("payments-charge-due", Period.DAILY, ("payments", "charge-due"), _as_date),
     # The digest of notices, early in each day: what is unread and in no digest yet.
     PeriodicTask("notifications-digest", Period.DAILY, ("notifications", "digest"), _as_date),
+    # Debtors whose cases have been closed longer than their client keeps personal data.
+    PeriodicTask("debtors-erase-expired", Period.DAILY, ("debtors", "erase-expired"), _as_date),
     # On the first tick of a month: the statements of the month that has just ended.
     PeriodicTask("statements-issue", Period.MONTHLY, ("statements", "issue"), _month_before),
 )

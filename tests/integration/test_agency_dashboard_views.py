@@ -327,8 +327,9 @@ def test_the_page_costs_the_same_queries_however_much_there_is(
     more_of_everything(session, book)
     assert {path: count(path) for path in few} == few
     # The user and their tenant access (2), then the stage rows and the three queries of
-    # the tables; an export: the user (2), the stage rows and its own table's query.
-    assert few == {"/agency/dashboard": 6, "/agency/dashboard/legal.csv": 4}
+    # the tables; an export: the user (2), the stage rows, its own table's query and the
+    # audit entry.
+    assert few == {"/agency/dashboard": 6, "/agency/dashboard/legal.csv": 5}
 
 
 def test_the_page_renders_for_a_new_client_too(

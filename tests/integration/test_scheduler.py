@@ -24,11 +24,17 @@ from tests.jobs_support import REDIS_TEST_URL, redis_or_skip, remove_namespace, 
 MAY_14 = datetime(2026, 5, 14, 0, 0, 5, tzinfo=UTC)
 EVERY_TASK = [
     "collections-run-due",
+    "debtors-erase-expired",
     "notifications-digest",
     "payments-charge-due",
     "statements-issue",
 ]
-DAILY_TASKS = ["collections-run-due", "notifications-digest", "payments-charge-due"]
+DAILY_TASKS = [
+    "collections-run-due",
+    "debtors-erase-expired",
+    "notifications-digest",
+    "payments-charge-due",
+]
 
 
 @pytest.fixture
@@ -101,6 +107,8 @@ def test_each_task_runs_its_command_for_the_period() -> None:
     assert charges.argv("2026-05-14") == ("payments", "charge-due", "--date", "2026-05-14")
     digest = schedule.task_named("notifications-digest")
     assert digest.argv("2026-05-14") == ("notifications", "digest", "--date", "2026-05-14")
+    erasure = schedule.task_named("debtors-erase-expired")
+    assert erasure.argv("2026-05-14") == ("debtors", "erase-expired", "--date", "2026-05-14")
     statements = schedule.task_named("statements-issue")
     assert statements.argv("2026-05") == ("statements", "issue", "--month", "2026-04")
     assert statements.argv("2026-01") == ("statements", "issue", "--month", "2025-12")
@@ -122,6 +130,7 @@ def test_two_schedulers_at_once_queue_each_task_once(queue: RedisJobs, make_lock
     assert tick_together(2, MAY_14, queue, make_lock) == EVERY_TASK
     assert queued(queue) == [
         ("collections-run-due", "2026-05-14"),
+        ("debtors-erase-expired", "2026-05-14"),
         ("notifications-digest", "2026-05-14"),
         ("payments-charge-due", "2026-05-14"),
         ("statements-issue", "2026-05"),
@@ -149,6 +158,9 @@ def test_the_next_period_fires_again(queue: RedisJobs, make_lock) -> None:
         ("collections-run-due", "2026-05-14"),
         ("collections-run-due", "2026-05-15"),
         ("collections-run-due", "2026-06-01"),
+        ("debtors-erase-expired", "2026-05-14"),
+        ("debtors-erase-expired", "2026-05-15"),
+        ("debtors-erase-expired", "2026-06-01"),
         ("notifications-digest", "2026-05-14"),
         ("notifications-digest", "2026-05-15"),
         ("notifications-digest", "2026-06-01"),
@@ -232,6 +244,7 @@ def test_scheduler_once_prints_what_it_queued_and_the_worker_runs_it(
         f"queued collections-run-due for {day}: flask collections run-due --date {day}",
         f"queued payments-charge-due for {day}: flask payments charge-due --date {day}",
         f"queued notifications-digest for {day}: flask notifications digest --date {day}",
+        f"queued debtors-erase-expired for {day}: flask debtors erase-expired --date {day}",
         f"queued statements-issue for {month}: flask statements issue --month {last_month}",
     ]
     assert second == ""  # the period has fired
@@ -243,6 +256,7 @@ def test_scheduler_once_prints_what_it_queued_and_the_worker_runs_it(
     assert "0 letter(s) filed as PDF" in output
     assert "0 hearing reminder(s) sent" in output
     assert f"{day}: 0 digest(s) sent" in output
+    assert f"{day}: 0 debtor(s) erased" in output
     assert "0 statement(s) issued" in output
     assert queue.failed_count() == 0
     assert queue.queue.count == 0
@@ -262,6 +276,7 @@ def test_scheduler_without_redis_uses_marker_files(
         "queued collections-run-due",
         "queued payments-charge-due",
         "queued notifications-digest",
+        "queued debtors-erase-expired",
         "queued statements-issue",
     ]
     assert "0 statement(s) issued" in first.output  # the test app runs its jobs inline
