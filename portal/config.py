@@ -35,6 +35,16 @@ class ConfigurationError(RuntimeError):
     """The settings cannot be used: the message lists every problem found."""
 
 
+def _bool(value: str | None, default: bool) -> bool:
+    if value is None or not value.strip():
+        return default
+    if value.strip().lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.strip().lower() in ("0", "false", "no", "off"):
+        return False
+    raise ConfigurationError(f"{value!r} is neither on nor off")
+
+
 def _int(value: str | None, default: int) -> int:
     if value is None or not value.strip():
         return default
@@ -76,6 +86,9 @@ class Settings:
     # how long one job may run before the worker stops it (the dunning run is the longest).
     rq_queue: str = "portal"
     rq_job_timeout: int = 3600
+    # Agency staff sign in with a second factor (a code from an authenticator app). Left
+    # unset: on in production, off elsewhere (the demo signs in with the password only).
+    second_factor_for_staff: bool = True
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], instance_path: Path) -> Settings:
@@ -110,6 +123,9 @@ class Settings:
             stripe_api_base=environ.get("STRIPE_API_BASE") or None,
             rq_queue=environ.get("RQ_QUEUE") or "portal",
             rq_job_timeout=_int(environ.get("RQ_JOB_TIMEOUT"), 3600),
+            second_factor_for_staff=_bool(
+                environ.get("SECOND_FACTOR_FOR_STAFF"), default=env == "production"
+            ),
         )
 
     @property
@@ -144,6 +160,10 @@ class Settings:
             found.append("DATABASE_URL must point at PostgreSQL, not SQLite")
         if self.payments_provider == "simulated":
             found.append("the simulated payment provider cannot take real payments")
+        if not self.second_factor_for_staff:
+            found.append(
+                "SECOND_FACTOR_FOR_STAFF cannot be off: staff sign in with a second factor"
+            )
         return found
 
     def _observability_problems(self) -> list[str]:

@@ -29,9 +29,9 @@ from portal.creditor import bp as creditor
 from portal.debtor import bp as debtor
 from portal.extensions import csrf, htmx, limiter, login_manager
 from portal.models import Case, User
-from portal.services import letters, payment_links
+from portal.services import letters, payment_links, second_factor
 from portal.services.placement import warning_sign_label
-from portal.services.users import may_sign_in
+from portal.services.users import may_sign_in, session_is_current
 from portal.web.access import apply_tenant_scope
 from portal.web.health import register_health
 from portal.web.i18n import register_i18n
@@ -113,12 +113,17 @@ def register_extensions(app: Flask) -> None:
 
     @login_manager.user_loader
     def _load_user(user_id: str) -> User | None:
-        """The signed-in user while they may sign in. A deactivated user, or one whose
-        tenant was suspended, is signed out on their next request: the session ends for
-        good, so reactivating them later does not bring it back."""
+        """The signed-in user while they may sign in and the session is current. A
+        deactivated user, one whose tenant was suspended, a session from before the user
+        signed out or changed the password, or one without the second factor the user
+        needs, is signed out on its next request: the session ends for good, so
+        reactivating the user later does not bring it back."""
         user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
         if user is not None and may_sign_in(db.session, user):
-            return user
+            staff_required = app.extensions["portal.settings"].second_factor_for_staff
+            needed = second_factor.is_needed(db.session, user, staff_required=staff_required)
+            if session_is_current(session, user, second_factor_needed=needed):
+                return user
         session.clear()
         return None
 

@@ -20,13 +20,13 @@ import psycopg
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from portal import create_app, db, migrate
 from portal.extensions import limiter
 from portal.models import User
-from portal.services import passwords
+from portal.services import passwords, users
 
 POSTGRES_ADMIN_DSN = os.environ.get(
     "TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -118,6 +118,9 @@ def sign_in(client: FlaskClient, user: User) -> FlaskClient:
     with client.session_transaction() as http_session:
         http_session["_user_id"] = str(user.id)
         http_session["_fresh"] = True
+        # Read afresh: signing out (another request) raises it behind this object's back.
+        version = db.session.scalar(select(User.session_version).where(User.id == user.id))
+        http_session[users.SESSION_VERSION] = version
     return client
 
 

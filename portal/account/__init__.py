@@ -1,4 +1,5 @@
-"""Each signed-in person's own account: their notices and how they hear of them."""
+"""Each signed-in person's own account: their notices, how they hear of them, and how
+they sign in."""
 
 from flask import Blueprint
 
@@ -8,4 +9,4 @@ from portal.web.access import require_audience
 bp = Blueprint("account", __name__, url_prefix="/account")
 require_audience(bp, STAFF_ROLES | CREDITOR_ROLES)
 
-from portal.account import views  # noqa: E402, F401 - registers the routes
+from portal.account import security, views  # noqa: E402, F401 - registers the routes

@@ -4,4 +4,10 @@ from flask import Blueprint
 
 bp = Blueprint("auth", __name__)
 
-from portal.auth import invitations, views  # noqa: E402, F401 - registers the routes
+# Registers the routes.
+from portal.auth import (  # noqa: E402, F401
+    invitations,
+    password_reset,
+    second_factor,
+    views,
+)

@@ -4,43 +4,34 @@ account is signed in. A link that was used, withdrawn or has expired opens nothi
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from flask import abort, current_app, redirect, render_template, request, session
-from flask_login import login_user
-from flask_wtf import FlaskForm
+from flask import abort, current_app, redirect, render_template, request
 from werkzeug.wrappers import Response
-from wtforms import PasswordField, StringField
-from wtforms.validators import EqualTo, InputRequired, Length
+from wtforms import StringField
+from wtforms.validators import InputRequired, Length
 
 from portal import db
 from portal.auth import bp
-from portal.auth.views import home_url
+from portal.auth.forms import NewPasswordForm
+from portal.auth.views import hold_for_second_factor, home_url, staff_required, start_session
 from portal.db import utcnow
 from portal.extensions import limiter
 from portal.models import Invitation
-from portal.services import invitations
-from portal.services.passwords import MIN_PASSWORD_LENGTH, WeakPasswordError
+from portal.services import invitations, second_factor
+from portal.services.passwords import WeakPasswordError
 from portal.services.users import UserError
 
-PASSWORD_RULE = f"At least {MIN_PASSWORD_LENGTH} characters."
 
-
-class AcceptForm(FlaskForm):  # type: ignore[misc]
+class AcceptForm(NewPasswordForm):
     name = StringField(
         "Your name", validators=[InputRequired(), Length(max=invitations.MAX_NAME_LENGTH)]
     )
-    password = PasswordField(
-        "Choose a password",
-        validators=[
-            InputRequired(),
-            Length(min=MIN_PASSWORD_LENGTH, max=200, message=PASSWORD_RULE),
-        ],
-        description=PASSWORD_RULE,
-    )
-    password_again = PasswordField(
-        "The password again",
-        validators=[InputRequired(), EqualTo("password", message="The two passwords differ.")],
-    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.password.label.text = "Choose a password"
+        self.password_again.label.text = "The password again"
 
 
 def _closed(invitation: Invitation, reason: str) -> tuple[str, int]:
@@ -76,8 +67,9 @@ def invitation(invitation_token: str) -> Response | tuple[str, int]:
             problem = str(error)
         else:
             db.session.commit()
-            session.clear()
-            login_user(user)
+            if second_factor.is_needed(db.session, user, staff_required=staff_required()):
+                return hold_for_second_factor(user, None)  # set it up before going on
+            start_session(user, second_factor_given=False)
             return redirect(home_url())
     page = render_template("auth/invitation.html", invitation=found, form=form, problem=problem)
     return page, 422

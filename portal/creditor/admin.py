@@ -1,6 +1,7 @@
 """A client's admins keep their own team (invite colleagues, set their role, deactivate
-and reactivate them) and their company details. Everything here is for the tenant's
-admins only, and reaches only their own tenant's people: anyone else's is not found."""
+and reactivate them, require a second factor of everyone) and their company details.
+Everything here is for the tenant's admins only, and reaches only their own tenant's
+people: anyone else's is not found."""
 
 from __future__ import annotations
 
@@ -10,14 +11,15 @@ from flask import abort, flash, redirect, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response as BaseResponse
-from wtforms import EmailField, StringField, TextAreaField
+from wtforms import EmailField, RadioField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired
 
 from portal import db
 from portal.creditor import bp
 from portal.db import utcnow
 from portal.models import Role, Tenant
-from portal.services import company_details, invitations, users
+from portal.services import company_details, invitations, second_factor, users
 from portal.web import people
 from portal.web.access import load_or_404, roles_required
 from portal.web.rendering import render_page
@@ -41,9 +43,21 @@ class CompanyForm(FlaskForm):  # type: ignore[misc]
     bic = StringField("BIC", description="Optional.")
 
 
+class SecondFactorRequirementForm(FlaskForm):  # type: ignore[misc]
+    required = RadioField(
+        "A second factor at sign-in",
+        choices=[
+            SelectChoice("on", "Required of everyone"),
+            SelectChoice("off", "Each person's choice"),
+        ],
+        invalid_choice_message="Choose required or each person's choice.",
+    )
+
+
 def _users_page(
     form: people.InviteForm | None = None, *, problem: str | None = None, status: int = 200
 ) -> tuple[str, int]:
+    tenant = load_or_404(Tenant, current_user.tenant_id)
     page = render_page(
         "creditor/users.html",
         members=users.members(db.session, current_user.tenant_id),
@@ -51,6 +65,11 @@ def _users_page(
         roles=people.role_choices(people.CLIENT_ROLES),
         form=form or people.InviteForm(formdata=None),
         problem=problem,
+        tenant=tenant,
+        second_factor_form=SecondFactorRequirementForm(
+            formdata=None, data={"required": "on" if tenant.require_second_factor else "off"}
+        ),
+        has_second_factor=second_factor.is_enabled(current_user),
     )
     return page, status
 
@@ -94,6 +113,29 @@ def deactivate_user(user_id: int) -> BaseResponse | tuple[str, int]:
 @roles_required(Role.CREDITOR_ADMIN)
 def reactivate_user(user_id: int) -> BaseResponse:
     people.reactivate(people.member_or_404(current_user.tenant_id, user_id))
+    return redirect(url_for("creditor.users_page"))
+
+
+@bp.post("/users/second-factor")
+@roles_required(Role.CREDITOR_ADMIN)
+def require_second_factor() -> BaseResponse | tuple[str, int]:
+    """Require a second factor of everyone at the client, or leave it to each person.
+    Colleagues signed in without one are signed out, and set one up at their next sign-in."""
+    form = SecondFactorRequirementForm()
+    tenant = load_or_404(Tenant, current_user.tenant_id)
+    if not form.validate_on_submit():
+        return _users_page(problem="Choose required or each person's choice.", status=422)
+    required = form.required.data == "on"
+    try:
+        changed = second_factor.require_for_tenant(db.session, tenant, required, actor=current_user)
+    except second_factor.SecondFactorError as error:
+        db.session.rollback()
+        return _users_page(problem=str(error), status=422)
+    db.session.commit()
+    if changed and required:
+        flash(f"Everyone at {tenant.display_name} signs in with a second factor now.", "success")
+    elif changed:
+        flash("A second factor is each person's choice now.", "success")
     return redirect(url_for("creditor.users_page"))
 
 

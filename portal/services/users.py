@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, MutableMapping
+from datetime import datetime
+from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
 from portal.db import utcnow
 from portal.models import (
     CREDITOR_ROLES,
     STAFF_ROLES,
+    PasswordReset,
     Role,
     StaffTenantAccess,
     Tenant,
@@ -83,24 +86,93 @@ def may_sign_in(session: Session, user: User) -> bool:
     return status is TenantStatus.ACTIVE
 
 
-def authenticate(
+def check_password(
     session: Session, email: str, password: str, ip_address: str | None = None
 ) -> User | None:
-    """The user these credentials belong to, if they may sign in now; audited either way."""
+    """The user these credentials belong to, if they may sign in now; a failure is audited.
+
+    Right credentials do not sign anyone in yet (a second factor may follow): the caller
+    records the sign-in with ``record_sign_in`` when it happens."""
     user = session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
     password_ok = verify_password(user.password_hash if user else None, password)
-    allowed = user is not None and password_ok and may_sign_in(session, user)
+    if user is not None and password_ok and may_sign_in(session, user):
+        return user
     audit.record(
-        session,
-        "auth.login" if allowed else "auth.login_failed",
-        actor_id=user.id if user and allowed else None,
-        ip_address=ip_address,
-        email=email.strip().lower()[:254],
+        session, "auth.login_failed", ip_address=ip_address, email=email.strip().lower()[:254]
     )
-    if not allowed or user is None:
-        return None
+    return None
+
+
+def record_sign_in(
+    session: Session, user: User, ip_address: str | None = None, **details: Any
+) -> None:
+    """Audit a completed sign-in (``details``: how the second factor was given, if any)."""
     user.last_login_at = utcnow()
-    return user
+    audit.record(
+        session, "auth.login", actor_id=user.id, ip_address=ip_address, email=user.email,
+        **details,
+    )  # fmt: skip
+
+
+# --- sessions: a signed-in session ends when its user signs out or changes the password ---
+
+# What a signed-in session carries besides the user's id.
+SESSION_VERSION = "session_version"
+SECOND_FACTOR_GIVEN = "second_factor_given"
+
+
+def stamp_session(store: MutableMapping[str, Any], user: User) -> None:
+    """Sign the session for the user's current ``session_version``."""
+    store[SESSION_VERSION] = user.session_version
+
+
+def note_second_factor(store: MutableMapping[str, Any]) -> None:
+    """The session's user gave their second factor (at sign-in, or by setting it up)."""
+    store[SECOND_FACTOR_GIVEN] = True
+
+
+def session_is_current(store: Mapping[str, Any], user: User, *, second_factor_needed: bool) -> bool:
+    """The session was signed for the user's current version, with the second factor when
+    the user needs one. A session carrying no version was started before sessions were
+    versioned: it counts as version 0, so it ends with the user's next sign-out."""
+    version = store.get(SESSION_VERSION, 0)
+    if version != user.session_version:
+        return False
+    return bool(store.get(SECOND_FACTOR_GIVEN)) or not second_factor_needed
+
+
+def sign_out(session: Session, user: User, ip_address: str | None = None) -> None:
+    """End every session of the user: a copy of the session cookie signs nobody in."""
+    user.session_version += 1
+    audit.record(session, "auth.logout", actor_id=user.id, ip_address=ip_address)
+    session.flush()
+
+
+def set_password(session: Session, user: User, password: str, now: datetime) -> None:
+    """A new password (``WeakPasswordError`` if it is too short): the user's sessions end
+    and every open link to reset the password is used up."""
+    user.password_hash = hash_password(password)
+    user.session_version += 1
+    session.execute(
+        update(PasswordReset)
+        .where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.flush()
+
+
+def change_password(
+    session: Session, user: User, current: str, new: str, *, ip_address: str | None = None
+) -> None:
+    """The signed-in user's own change; the current password must be right."""
+    if not verify_password(user.password_hash, current):
+        raise UserError("Your current password is not right.")
+    set_password(session, user, new, utcnow())
+    audit.record(
+        session, "auth.password_changed", actor_id=user.id, tenant_id=user.tenant_id,
+        subject=user, ip_address=ip_address,
+    )  # fmt: skip
 
 
 # --- administration: who is on the team, with which role and which clients ---------------

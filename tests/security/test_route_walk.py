@@ -44,6 +44,7 @@ from portal.models import (
     Notification,
     NotificationKind,
     Party,
+    PasswordReset,
     PaymentPlan,
     PlanStatus,
     RemittanceStatement,
@@ -102,6 +103,9 @@ OBJECT_ARGUMENTS: dict[str, Callable[[dict], object]] = {
     # Letter texts are per tenant: the tenant in the URL is what is refused.
     "letter_key": lambda objects: "reminder",
     "language": lambda objects: "en",
+    # The other tenant's user's link to choose a new password, already used: it opens
+    # nothing (410).
+    "reset_token": lambda objects: objects["reset_token"],
 }
 
 
@@ -197,8 +201,14 @@ def tenant_objects(session: Session, tenant, *, debtor_name: str, reference: str
         title=f"New message on {reference}", link=f"/creditor/cases/{case.id}",
         delivery=Delivery.DIGEST,
     )  # fmt: skip
+    reset_token = f"reset-token-of-{reference.lower()}"
+    reset = PasswordReset(
+        user_id=user.id,
+        token_hash=hashlib.sha256(reset_token.encode()).hexdigest(),
+        expires_at=datetime.now(UTC) + timedelta(hours=1),
+    )
     tenant.logo_key = f"tenant/{tenant.id}/branding/logo.png"
-    session.add_all([invitation, notification])
+    session.add_all([invitation, notification, reset])
     session.flush()
     return {
         "tenant": tenant,
@@ -222,6 +232,8 @@ def tenant_objects(session: Session, tenant, *, debtor_name: str, reference: str
         "invitation": invitation,
         "invitation_token": invitation_token,
         "notification": notification,
+        "reset": reset,
+        "reset_token": reset_token,
     }
 
 
@@ -239,6 +251,7 @@ def world(app: Flask, session: Session) -> dict:
         other["token"] = payment_links.token_for(other["case"])
         payment_links.revoke(other["case"])
         other["invitation"].accepted_at = datetime.now(UTC)
+        other["reset"].used_at = datetime.now(UTC)
         mine["activity"], other["activity"] = (
             mine["case"].activities[0],
             other["case"].activities[0],
