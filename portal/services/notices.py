@@ -5,11 +5,12 @@ Each person chooses, per kind of event, how they also hear of it (``Delivery``):
 e-mail at once, the daily digest, or no e-mail. A kind they never chose uses
 ``DEFAULT_DELIVERY``.
 
-The mailer: ``notify`` sends the e-mails wanted at once when it is given a mailer. Code
-that has none at hand (the stage machine, booking a payment, the import jobs) passes
-``mailer=None``; a notice its recipient wants at once then goes out with their next
-daily digest instead, and is recorded so (``Delivery.DIGEST``): nothing is lost and
-nothing is sent twice.
+The mailer: ``notify`` sends the e-mails wanted at once with the mailer it is given or,
+for code that has none at hand (the stage machine, booking a payment, the import jobs),
+the portal's own, set once per process with ``configure`` when the app is built. In a
+process where none was configured, a notice its recipient wants at once goes out with
+their next daily digest instead, and is recorded so (``Delivery.DIGEST``): nothing is
+lost and nothing is sent twice.
 
 The daily digest (``send_daily_digests``) is idempotent per person and day: the
 ``NotificationDigest`` row is inserted before the e-mail is sent, and its unique
@@ -174,6 +175,15 @@ def set_preferences(
 # --- telling people ----------------------------------------------------------------------
 
 
+_portal_mailer: Mailer | None = None
+
+
+def configure(mailer: Mailer | None) -> None:
+    """The mailer for notices raised where no mailer is at hand (None: the digest)."""
+    global _portal_mailer  # noqa: PLW0603 - one per process, like the letters' settings
+    _portal_mailer = mailer
+
+
 def notify(
     session: Session,
     mailer: Mailer | None,
@@ -191,6 +201,7 @@ def notify(
     people = _reachable(recipients, tenant_id)
     if not people:
         return []
+    mailer = mailer or _portal_mailer
     wanted = _deliveries(session, people, kind)
     notices = [
         Notification(

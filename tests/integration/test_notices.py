@@ -130,8 +130,9 @@ def test_each_person_hears_of_each_kind_as_they_chose(session: Session, world) -
 
 
 def test_without_a_mailer_a_notice_wanted_at_once_comes_with_the_digest(
-    session: Session, world
+    session: Session, world, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(notices, "_portal_mailer", None)  # a process that configured none
     colleague = world["colleague"]
     notices.set_preferences(session, colleague, {NotificationKind.CASE_CLOSED: Delivery.IMMEDIATE})
     [notice] = tell(session, world, NotificationKind.CASE_CLOSED, colleague, mailer=None)
