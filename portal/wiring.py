@@ -9,10 +9,12 @@ from urllib.parse import urlencode
 
 from flask import Flask, Response, has_app_context, render_template, request, session, url_for
 from flask_login import current_user
+from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from portal import db
 from portal.account import bp as account
+from portal.adapters.errors import RETRY_AFTER_SECONDS, ServiceUnavailable
 from portal.adapters.jobs import InlineJobs, InProcessJobs, Job, JobQueue, RedisJobs
 from portal.adapters.letter_rendering import JinjaLetterRenderer
 from portal.adapters.mail import mailer_from_url
@@ -29,7 +31,7 @@ from portal.creditor import bp as creditor
 from portal.debtor import bp as debtor
 from portal.extensions import csrf, htmx, limiter, login_manager
 from portal.models import Case, User
-from portal.services import letters, payment_links, second_factor
+from portal.services import letters, notices, payment_links, second_factor
 from portal.services.placement import warning_sign_label
 from portal.services.users import may_sign_in, session_is_current
 from portal.web.access import apply_tenant_scope
@@ -82,6 +84,7 @@ def register_adapters(app: Flask, settings: Settings) -> None:
     )
     app.extensions["portal.mailer"] = mailer_from_url(settings.mail_url, settings.mail_sender)
     letters.configure_from(settings, app.extensions["portal.storage"], JinjaLetterRenderer())
+    notices.configure(app.extensions["portal.mailer"])
     payments: PaymentProvider = SimulatedPayments()
     if settings.payments_provider == "stripe":
         secret_key, webhook_secret = settings.stripe_secret_key, settings.stripe_webhook_secret
@@ -188,6 +191,11 @@ ERROR_TEXTS = {
     413: ("Too large", "That upload is larger than the portal accepts."),
     429: ("Too many attempts", "Please wait a minute before trying again."),
     500: ("Something went wrong", "The error was logged. Please try again in a moment."),
+    503: (
+        "A service is not answering",
+        "A service the portal needs is not answering right now. Nothing was saved: "
+        "please try again in a minute.",
+    ),
 }
 
 
@@ -221,6 +229,20 @@ def register_errors(app: Flask) -> None:
     def _server_error(_error: Exception) -> tuple[str, int]:
         db.session.rollback()
         return _error_page(500)
+
+    @app.errorhandler(ServiceUnavailable)
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    def _service_unavailable(error: Exception) -> tuple[str, int, dict[str, str]]:
+        """Storage, the payment provider, the job queue or the database not answering:
+        whatever the request did is rolled back and the visitor is asked to try again."""
+        db.session.rollback()
+        app.logger.error("%s %s: %s", request.method, request.path, error)
+        if not isinstance(error, ServiceUnavailable):
+            # The page names the signed-in user, who cannot be read without the database.
+            login_manager._update_request_context_with_user()
+        page, status = _error_page(503)
+        return page, status, {"Retry-After": str(RETRY_AFTER_SECONDS)}
 
 
 def register_commands(app: Flask) -> None:

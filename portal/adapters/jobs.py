@@ -3,7 +3,9 @@
 A job is a plain function and its arguments; the queue wraps each call (the app
 passes a wrapper that pushes an application context) so jobs need no web request.
 On Redis the job travels as its dotted path and JSON arguments, and the worker
-process (``flask worker``) pushes the context itself.
+process (``flask worker``) pushes the context itself. Redis stopped or slow makes
+``enqueue`` raise ``ServiceUnavailable`` within seconds (short socket timeouts, one
+retry); the worker raises its own connection's read timeout above its blocking wait.
 """
 
 from __future__ import annotations
@@ -18,6 +20,10 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from redis import Redis
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.retry import Retry as RedisRetry
 from rq import Queue, Retry, get_current_job
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job as RqJob
@@ -25,12 +31,16 @@ from rq.serializers import JSONSerializer
 from rq.utils import import_attribute
 
 from portal.adapters import metrics
+from portal.adapters.errors import JOB_QUEUE, ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
 Job = Callable[..., Any]
 # Backoff between the attempts of a failing job on Redis (seconds): three retries.
 RETRY_INTERVALS = (10, 60, 300)
+# Seconds: queuing a job from a web request gives up quickly when Redis does not answer.
+REDIS_CONNECT_TIMEOUT = 2.0
+REDIS_SOCKET_TIMEOUT = 5.0
 
 
 class JobQueue(Protocol):
@@ -151,11 +161,20 @@ class RedisJobs:
 
     @classmethod
     def from_url(cls, url: str, queue_name: str, timeout: int) -> RedisJobs:
-        return cls(Redis.from_url(url), queue_name, timeout=timeout)
+        connection = Redis.from_url(
+            url,
+            socket_connect_timeout=REDIS_CONNECT_TIMEOUT,
+            socket_timeout=REDIS_SOCKET_TIMEOUT,
+            retry=RedisRetry(NoBackoff(), 1),
+        )
+        return cls(connection, queue_name, timeout=timeout)
 
     def enqueue(self, job: Job, *args: Any) -> None:
         path = job_path(job)
-        self.queue.enqueue(path, *args, retry=self._retry)
+        try:
+            self.queue.enqueue(path, *args, retry=self._retry)
+        except (RedisConnectionError, RedisTimeoutError) as error:
+            raise ServiceUnavailable(JOB_QUEUE, type(error).__name__) from error
         metrics.job_enqueued(path)
 
     def wait_idle(self, timeout: float = 30.0) -> None:

@@ -3,6 +3,9 @@
 Keys are relative paths chosen by the portal (``tenant/<id>/case/<id>/<uuid>``);
 a key that could escape its folder is refused before any backend sees it.
 
+An S3 endpoint that is stopped, unreachable or slow raises ``ServiceUnavailable``
+within seconds (short timeouts, two retries), never a library error or a long hang.
+
 Besides keeping bytes, a backend may hand out short-lived links so that browsers talk
 to it directly: ``download_url`` and ``upload_form`` return ``None`` where the backend
 cannot (the local folder), and the portal then streams the file itself or offers no
@@ -15,6 +18,7 @@ import re
 import tempfile
 import unicodedata
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol, cast
@@ -22,7 +26,16 @@ from urllib.parse import quote, unquote, urlparse
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+    ResponseStreamingError,
+)
+
+from portal.adapters.errors import DOCUMENT_STORAGE, ServiceUnavailable
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")
 CHUNK_BYTES = 1024 * 1024
@@ -31,6 +44,18 @@ SERVER_SIDE_ENCRYPTION = "AES256"
 # RFC 5987 attr-char, besides the letters, digits and "_.-~" that quote() always keeps.
 _ATTR_CHARS = "!#$&+^`|"
 _NOT_TOKEN_SAFE = re.compile(r'[\x00-\x1f\x7f"\\%;]')
+# Seconds, and retries after the first attempt: a stopped endpoint fails a request in
+# seconds, a slow one in well under a minute.
+S3_CONNECT_TIMEOUT = 3
+S3_READ_TIMEOUT = 10
+S3_RETRIES = 2
+_UNREACHABLE = (
+    EndpointConnectionError,
+    ConnectTimeoutError,
+    ReadTimeoutError,
+    ConnectionClosedError,
+    ResponseStreamingError,
+)
 
 
 class StorageKeyError(ValueError):
@@ -180,6 +205,22 @@ def _is_missing(error: ClientError) -> bool:
     return code in {"404", "NoSuchKey", "NotFound"}
 
 
+@contextmanager
+def _answering() -> Iterator[None]:
+    """Connection failures, timeouts and the store's own 5xx answers (SlowDown,
+    ServiceUnavailable, InternalError) become ``ServiceUnavailable``."""
+    try:
+        yield
+    except _UNREACHABLE as error:
+        raise ServiceUnavailable(DOCUMENT_STORAGE, type(error).__name__) from error
+    except ClientError as error:
+        status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        if status >= 500:
+            code = str(error.response.get("Error", {}).get("Code", status))
+            raise ServiceUnavailable(DOCUMENT_STORAGE, code) from error
+        raise
+
+
 class S3Storage:
     """Documents as objects in one S3 bucket, under an optional key prefix.
 
@@ -204,6 +245,9 @@ class S3Storage:
             config = Config(
                 signature_version="s3v4",
                 s3={"addressing_style": "path" if endpoint_url else "auto"},
+                connect_timeout=S3_CONNECT_TIMEOUT,
+                read_timeout=S3_READ_TIMEOUT,
+                retries={"max_attempts": S3_RETRIES, "mode": "standard"},
             )
             client = boto3.client("s3", endpoint_url=endpoint_url, config=config)
         self.client = client
@@ -214,20 +258,25 @@ class S3Storage:
 
     def put(self, key: str, data: BinaryIO, content_type: str) -> None:
         # upload_fileobj reads in parts (multipart above 8 MB): the file is never whole in memory.
-        self.client.upload_fileobj(
-            data,
-            self.bucket,
-            self._key(key),
-            ExtraArgs={"ContentType": content_type, "ServerSideEncryption": SERVER_SIDE_ENCRYPTION},
-        )
+        with _answering():
+            self.client.upload_fileobj(
+                data,
+                self.bucket,
+                self._key(key),
+                ExtraArgs={
+                    "ContentType": content_type,
+                    "ServerSideEncryption": SERVER_SIDE_ENCRYPTION,
+                },
+            )
 
     def get(self, key: str) -> bytes:
-        with self.open(key) as body:
+        with self.open(key) as body, _answering():
             return body.read()
 
     def open(self, key: str) -> BinaryIO:
         try:
-            response = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+            with _answering():
+                response = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
         except ClientError as error:
             if _is_missing(error):
                 raise DocumentNotFound(key) from error
@@ -236,7 +285,8 @@ class S3Storage:
 
     def head(self, key: str) -> ObjectInfo:
         try:
-            response = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+            with _answering():
+                response = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
         except ClientError as error:
             if _is_missing(error):
                 raise DocumentNotFound(key) from error
@@ -246,11 +296,13 @@ class S3Storage:
         )
 
     def delete(self, key: str) -> None:
-        self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+        with _answering():
+            self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
 
     def ping(self) -> None:
         """The bucket is there and these credentials may use it (no object is read)."""
-        self.client.head_bucket(Bucket=self.bucket)
+        with _answering():
+            self.client.head_bucket(Bucket=self.bucket)
 
     def download_url(
         self, key: str, *, filename: str, content_type: str, expires_in: int

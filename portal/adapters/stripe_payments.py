@@ -6,16 +6,21 @@ instalments are charged to it off-session. What actually happened arrives by sig
 webhook; ``parse_event`` checks the signature with the SDK's own code and reduces the
 few event types the portal acts on to a ``PaymentEvent``.
 
-Only a declined card is an answer (``ChargeResult(succeeded=False)``); any other
-``stripe.StripeError`` (network, authentication, invalid request) propagates unchanged,
-so a job charging an instalment fails and is retried with the same idempotency key.
+Only a declined card is an answer (``ChargeResult(succeeded=False)``). Stripe not
+answering (no connection, a timeout, too many requests, its own 5xx) raises
+``ServiceUnavailable``; any other ``stripe.StripeError`` (authentication, invalid
+request) propagates unchanged. Either way a job charging an instalment fails and is
+retried with the same idempotency key, and a checkout is asked for with a key derived
+from the request, so trying again never makes a second charge or session.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Callable, Mapping
-from dataclasses import replace
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,6 +28,7 @@ import stripe
 from stripe.params import PaymentIntentCreateParams
 from stripe.params.checkout import SessionCreateParams, SessionCreateParamsPaymentIntentData
 
+from portal.adapters.errors import PAYMENT_PROVIDER, ServiceUnavailable
 from portal.adapters.payments import (
     ChargeRequest,
     ChargeResult,
@@ -35,9 +41,10 @@ from portal.adapters.payments import (
 
 # Stripe's own default: a signed delivery older than five minutes may be a replay.
 SIGNATURE_TOLERANCE_SECONDS = 300
-MAX_NETWORK_RETRIES = 2
-# (connect, read) seconds: a web request or job never hangs on Stripe for long.
-HTTP_TIMEOUT = (5.0, 30.0)
+MAX_NETWORK_RETRIES = 1
+# (connect, read) seconds: with the retry, a request gives up well inside the web
+# server's 30 s request timeout.
+HTTP_TIMEOUT = (3.0, 10.0)
 # In the session's metadata when the card is kept: its webhook then names the card.
 SAVE_CARD_FLAG = "save_card"
 
@@ -49,19 +56,31 @@ class StripePayments:
 
     name = "stripe"
 
-    def __init__(self, secret_key: str, webhook_secret: str, api_base: str | None = None) -> None:
+    def __init__(
+        self,
+        secret_key: str,
+        webhook_secret: str,
+        api_base: str | None = None,
+        *,
+        timeout: tuple[float, float] = HTTP_TIMEOUT,
+        max_network_retries: int = MAX_NETWORK_RETRIES,
+    ) -> None:
         self._webhook_secret = webhook_secret
         self._client = stripe.StripeClient(
             secret_key,
             base_addresses={"api": api_base} if api_base else {},
-            max_network_retries=MAX_NETWORK_RETRIES,
-            http_client=stripe.RequestsClient(timeout=HTTP_TIMEOUT),
+            max_network_retries=max_network_retries,
+            http_client=stripe.RequestsClient(timeout=timeout),
         )
 
     def start_checkout(self, request: CheckoutRequest) -> StartedCheckout:
         if request.amount_minor <= 0:
             raise ValueError("a checkout needs a positive amount")
-        session = self._client.v1.checkout.sessions.create(params=_checkout_params(request))
+        with _answering():
+            session = self._client.v1.checkout.sessions.create(
+                params=_checkout_params(request),
+                options={"idempotency_key": checkout_idempotency_key(request)},
+            )
         return StartedCheckout(session.id, session.url or "")
 
     def charge_saved_card(self, request: ChargeRequest) -> ChargeResult:
@@ -76,9 +95,10 @@ class StripePayments:
             "metadata": dict(request.metadata),
         }
         try:
-            intent = self._client.v1.payment_intents.create(
-                params=params, options={"idempotency_key": request.idempotency_key}
-            )
+            with _answering():
+                intent = self._client.v1.payment_intents.create(
+                    params=params, options={"idempotency_key": request.idempotency_key}
+                )
         except stripe.CardError as error:  # declined, authentication required, expired...
             return ChargeResult(_declined_intent_id(error), False, error.user_message)
         if intent.status == "succeeded":
@@ -142,9 +162,36 @@ class StripePayments:
         """The card kept for later instalments: the session only names its payment."""
         if payment_ref is None or _metadata(session).get(SAVE_CARD_FLAG) != "1":
             return None
-        intent = self._client.v1.payment_intents.retrieve(payment_ref)
+        with _answering():
+            intent = self._client.v1.payment_intents.retrieve(payment_ref)
         card = getattr(intent, "payment_method", None)
         return card if isinstance(card, str) else None
+
+
+@contextmanager
+def _answering() -> Iterator[None]:
+    """Stripe not answering, or asking to be left alone for a while, as ``ServiceUnavailable``."""
+    try:
+        yield
+    except (stripe.APIConnectionError, stripe.RateLimitError) as error:
+        raise ServiceUnavailable(PAYMENT_PROVIDER, type(error).__name__) from error
+    except stripe.APIError as error:
+        if (error.http_status or 500) >= 500:
+            raise ServiceUnavailable(PAYMENT_PROVIDER, f"HTTP {error.http_status}") from error
+        raise
+
+
+def checkout_idempotency_key(request: CheckoutRequest) -> str:
+    """The same checkout asked for twice on one day (a double click, a retry after a
+    timeout) gets the same key, so Stripe answers with the session it made the first
+    time. The day is part of the key: a session is only open for 24 hours."""
+    facts = {**asdict(request), "metadata": dict(request.metadata), "day": _today()}
+    digest = hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()
+    return f"checkout-{digest[:40]}"
+
+
+def _today() -> str:
+    return datetime.now(UTC).date().isoformat()
 
 
 def _is_event(event: JsonObject) -> bool:

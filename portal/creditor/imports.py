@@ -18,6 +18,8 @@ from wtforms import SelectField
 from wtforms.fields.choices import SelectChoice
 
 from portal import db
+from portal.adapters.errors import ServiceUnavailable
+from portal.adapters.jobs import Job
 from portal.adapters.storage import Storage
 from portal.creditor import bp
 from portal.models import ImportBatch, ImportStatus, Tenant
@@ -101,9 +103,22 @@ def place_import(batch_id: int, user_id: int) -> None:
 
 
 def _start_validation(batch: ImportBatch) -> None:
+    previous = batch.status
     if imports.begin_validation(db.session, batch):
         db.session.commit()  # the job, maybe on another thread, must see the batch
-        current_app.extensions["portal.jobs"].enqueue(validate_import, batch.id)
+        _queue(batch, previous, validate_import, batch.id)
+
+
+def _queue(batch: ImportBatch, previous: ImportStatus, job: Job, *args: int) -> None:
+    """Queue the job of the step the batch has just begun; when the queue does not answer,
+    the batch is handed back to ``previous`` and the error answers the request (503)."""
+    try:
+        current_app.extensions["portal.jobs"].enqueue(job, *args)
+    except ServiceUnavailable:
+        db.session.rollback()
+        imports.hand_back(db.session, batch, previous)
+        db.session.commit()
+        raise
 
 
 # --- pages ---------------------------------------------------------------------------------
@@ -230,6 +245,7 @@ def import_batch(batch_id: int) -> str:
 @bp.post("/imports/<int:batch_id>/confirm")
 def confirm_import(batch_id: int) -> BaseResponse | tuple[str, int]:
     batch = load_or_404(ImportBatch, batch_id)
+    previous = batch.status
     if not imports.begin_placing(db.session, batch):
         db.session.rollback()
         refusal = (
@@ -238,7 +254,7 @@ def confirm_import(batch_id: int) -> BaseResponse | tuple[str, int]:
         )
         return _batch_page(batch, refusal), 409
     db.session.commit()
-    current_app.extensions["portal.jobs"].enqueue(place_import, batch.id, current_user.id)
+    _queue(batch, previous, place_import, batch.id, current_user.id)
     return redirect(url_for("creditor.import_batch", batch_id=batch.id))
 
 

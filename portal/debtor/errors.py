@@ -1,17 +1,22 @@
 """Error pages for debtors, in their language and with a way back: too many attempts (the
-rate limits on the debtor's pages) and an upload too large to read at all."""
+rate limits on the debtor's pages), an upload too large to read at all, and a service
+the portal needs (the database, the payment provider, document storage) not answering."""
 
 from __future__ import annotations
 
 import math
 
-from flask import current_app
+from flask import current_app, request
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_limiter import RateLimitExceeded
+from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
+from portal import db
+from portal.adapters.errors import RETRY_AFTER_SECONDS, ServiceUnavailable
 from portal.debtor import bp
+from portal.extensions import login_manager
 from portal.services.documents import human_size
 from portal.web.rendering import render_page
 
@@ -46,3 +51,21 @@ def _error_page(error: HTTPException) -> tuple[str, int, Headers]:
     title, text = _too_large() if status == 413 else _too_many(error)
     headers = [(name, value) for name, value in error.get_headers() if name != "Content-Type"]
     return render_page("debtor/error.html", title=title, text=text, status=status), status, headers
+
+
+@bp.errorhandler(ServiceUnavailable)
+@bp.errorhandler(OperationalError)
+@bp.errorhandler(InterfaceError)
+def _service_unavailable(error: Exception) -> tuple[str, int, Headers]:
+    db.session.rollback()
+    current_app.logger.error("%s %s: %s", request.method, request.path, error)
+    if not isinstance(error, ServiceUnavailable):
+        # The page header names a signed-in user, who cannot be read without the database.
+        login_manager._update_request_context_with_user()
+    title = _("We cannot take this request right now")
+    text = _(
+        "A service we need is not answering. Nothing was saved and no payment was taken. "
+        "Please try again in a minute."
+    )
+    page = render_page("debtor/error.html", title=title, text=text, status=503)
+    return page, 503, [("Retry-After", str(RETRY_AFTER_SECONDS))]

@@ -5,6 +5,10 @@ outstanding, a settlement in force, a plan's first payment, its next instalment,
 the rest of the plan. A completed checkout books the payment once (the provider's
 payment id is the ledger's key, whichever event reports it first) and then moves the
 plan on.
+
+The provider is asked first and the ``Checkout`` row written after: when the provider
+does not answer, nothing is recorded. The same checkout asked for again (a double
+click, a retry) may come back as the session already recorded, which is then reused.
 """
 
 from __future__ import annotations
@@ -110,20 +114,21 @@ def start(
         },
     )
     started = provider.start_checkout(request)
-    session.add(
-        Checkout(
-            tenant_id=case.tenant_id,
-            case_id=case.id,
-            provider=provider.name,
-            provider_ref=started.provider_ref,
-            purpose=purpose,
-            amount_minor=amount,
-            currency=case.currency,
-            plan_id=plan.id if plan else None,
-            instalment_id=instalment.id if instalment else None,
+    if find(session, provider.name, started.provider_ref) is None:
+        session.add(
+            Checkout(
+                tenant_id=case.tenant_id,
+                case_id=case.id,
+                provider=provider.name,
+                provider_ref=started.provider_ref,
+                purpose=purpose,
+                amount_minor=amount,
+                currency=case.currency,
+                plan_id=plan.id if plan else None,
+                instalment_id=instalment.id if instalment else None,
+            )
         )
-    )
-    session.flush()
+        session.flush()
     return started.redirect_url
 
 

@@ -15,6 +15,12 @@ A browser may also upload straight to S3 with a presigned form. The document the
 as ``PENDING`` until ``confirm_direct_upload`` has read the object back and checked it
 like any other upload; what breaks a rule is deleted, object and row.
 
+The bytes are stored before the row is written, so a row never names a missing file.
+When the row cannot be kept after all (the database fails before the commit), the
+caller deletes the stored bytes with ``discard_stored``, best effort: an object left
+behind is only an orphan, never a document without its file. A confirmed direct
+upload's original object is deleted only after the commit (``Confirmation.superseded``).
+
 No Flask here: views pass the storage, the session and the limits.
 """
 
@@ -22,6 +28,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import logging
 import re
 import tempfile
 import unicodedata
@@ -39,6 +46,8 @@ from portal.adapters.storage import CHUNK_BYTES, DocumentNotFound, Storage, Uplo
 from portal.models import ActivityKind, Case, Document, DocumentKind, DocumentStatus
 from portal.services import audit
 from portal.services.timeline import log_activity
+
+log = logging.getLogger(__name__)
 
 PDF = "application/pdf"
 PNG = "image/png"
@@ -136,6 +145,8 @@ class Confirmation:
 
     document: Document | None
     problem: str | None = None
+    # The uploaded object the checked copy replaces: delete it once the commit is done.
+    superseded: str | None = None
 
 
 def human_size(size: int) -> str:
@@ -292,6 +303,15 @@ def checked_upload(stream: IO[bytes], name: str, max_bytes: int) -> Iterator[Che
         yield CheckedFile(cast(BinaryIO, spool), size, digest.hexdigest(), content_type)
 
 
+def discard_stored(storage: Storage, key: str) -> None:
+    """Delete stored bytes no row will name, best effort: failing to is logged, not raised
+    (the error that made them unwanted is the one to report)."""
+    try:
+        storage.delete(key)
+    except Exception:
+        log.exception("could not delete the unwanted object %s from storage", key)
+
+
 def new_storage_key(case: Case) -> str:
     """Where a document of ``case`` goes: generated, never the uploader's file name."""
     return f"tenant/{case.tenant_id}/case/{case.id}/{uuid.uuid4().hex}"
@@ -349,7 +369,7 @@ def add_document(
         _log_added(session, document, case)
         session.flush()
     except BaseException:
-        storage.delete(key)  # no row, no object
+        discard_stored(storage, key)  # no row, no object
         raise
     return document
 
@@ -450,10 +470,9 @@ def confirm_direct_upload(
         _log_added(session, document, case)
         session.flush()
     except BaseException:
-        storage.delete(key)
+        discard_stored(storage, key)
         raise
-    storage.delete(uploaded_key)
-    return Confirmation(document)
+    return Confirmation(document, superseded=uploaded_key)
 
 
 def download(

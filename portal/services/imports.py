@@ -13,6 +13,12 @@ no case of the batch exists.
 
 Both jobs take ids, load the batch with the tenant filter switched off (a job has no
 signed-in user) and then scope the session to the batch's tenant explicitly.
+
+Starting a job takes two steps: the batch is marked VALIDATING or PLACING and
+committed (a worker elsewhere must see that before it runs the job), then the job is
+queued. When the queue does not answer, ``hand_back`` returns the batch to the status
+it had before, so nothing is left half-done: no batch waits for a job that was never
+queued, and the creditor can ask for the same step again once the queue is back.
 """
 
 from __future__ import annotations
@@ -175,6 +181,12 @@ def begin_validation(session: Session, batch: ImportBatch) -> bool:
         error=None,
         finished_at=None,
     )
+
+
+def hand_back(session: Session, batch: ImportBatch, previous: ImportStatus) -> None:
+    """The job of the step just begun could not be queued: the batch goes back to
+    ``previous`` (unless a job has moved it on since)."""
+    _move(session, batch, ImportBatch.status.in_(IN_PROGRESS), status=previous)
 
 
 def begin_placing(session: Session, batch: ImportBatch) -> bool:

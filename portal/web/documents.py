@@ -89,9 +89,18 @@ def upload_document(case_id: int) -> Response:
         db.session.rollback()
         flash(str(refusal), "error")
         return _case_page(case.id)
-    db.session.commit()
+    _commit_or_discard(document.storage_key)
     flash(f"Added “{document.filename}”.", "success")
     return _case_page(case.id)
+
+
+def _commit_or_discard(stored_key: str) -> None:
+    """Commit the row naming ``stored_key``; if the commit fails, the stored bytes go too."""
+    try:
+        db.session.commit()
+    except Exception:
+        documents.discard_stored(_storage(), stored_key)
+        raise
 
 
 def download_document(case_id: int, document_id: int) -> Response:
@@ -165,10 +174,15 @@ def confirm_direct_upload(case_id: int, document_id: int) -> tuple[Response, int
     except documents.UploadNotArrived as missing:
         db.session.rollback()
         return jsonify(error=str(missing)), 409
-    db.session.commit()  # a refusal has deleted the object and the row: keep that
     if result.document is None:
+        db.session.commit()  # the object and the row are deleted: keep that
         return jsonify(error=result.problem), 422
     stored = result.document
+    if result.superseded is None:  # confirmed before: nothing new was stored
+        db.session.commit()
+    else:
+        _commit_or_discard(stored.storage_key)
+        documents.discard_stored(_storage(), result.superseded)
     return jsonify(
         document_id=stored.id,
         status=stored.status.value,

@@ -1,8 +1,13 @@
 import io
+import socket
 from pathlib import Path
 
+import boto3
 import pytest
+from botocore.exceptions import ClientError
+from botocore.stub import Stubber
 
+from portal.adapters.errors import DOCUMENT_STORAGE, ServiceUnavailable
 from portal.adapters.storage import (
     DocumentNotFound,
     LocalStorage,
@@ -144,3 +149,64 @@ def test_s3_urls_pick_s3_with_bucket_and_prefix(monkeypatch: pytest.MonkeyPatch)
         storage_from_url("s3:///no-bucket")
     with pytest.raises(StorageKeyError):
         storage_from_url("s3://portal-docs/../up")
+
+
+def _s3_at_closed_port(monkeypatch: pytest.MonkeyPatch) -> S3Storage:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with socket.socket() as probe:  # a loopback port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return S3Storage("documents", endpoint_url=f"http://127.0.0.1:{port}")
+
+
+def test_an_s3_endpoint_that_does_not_answer_is_unavailable_storage(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    storage = _s3_at_closed_port(monkeypatch)
+    calls = {
+        "put": lambda: storage.put("tenant/1/a", io.BytesIO(b"x"), "text/plain"),
+        "get": lambda: storage.get("tenant/1/a"),
+        "head": lambda: storage.head("tenant/1/a"),
+        "delete": lambda: storage.delete("tenant/1/a"),
+        "ping": storage.ping,
+    }
+    for name, call in calls.items():
+        with pytest.raises(ServiceUnavailable, match="document storage") as raised:
+            call()
+        assert raised.value.service == DOCUMENT_STORAGE, name
+
+
+def test_the_s3_client_gives_up_quickly(monkeypatch: pytest.MonkeyPatch) -> None:
+    config = _s3_at_closed_port(monkeypatch).client.meta.config
+    assert config.connect_timeout <= 5 and config.read_timeout <= 30
+    assert config.retries["total_max_attempts"] <= 3
+
+
+@pytest.mark.parametrize("code,status", [("SlowDown", 503), ("InternalError", 500)])
+def test_the_stores_own_failures_are_unavailable_storage(code: str, status: int) -> None:
+    client = boto3.client(
+        "s3", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    storage = S3Storage("documents", client=client)
+    with Stubber(client) as stub:
+        stub.add_client_error("head_object", service_error_code=code, http_status_code=status)
+        with pytest.raises(ServiceUnavailable):
+            storage.head("tenant/1/a")
+
+
+def test_answers_about_the_request_stay_what_they_are() -> None:
+    client = boto3.client(
+        "s3", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    storage = S3Storage("documents", client=client)
+    with Stubber(client) as stub:
+        stub.add_client_error("head_object", service_error_code="404", http_status_code=404)
+        stub.add_client_error(
+            "head_object", service_error_code="AccessDenied", http_status_code=403
+        )
+        with pytest.raises(DocumentNotFound):
+            storage.head("tenant/1/a")
+        with pytest.raises(ClientError):
+            storage.head("tenant/1/a")

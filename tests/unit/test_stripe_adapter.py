@@ -1,10 +1,17 @@
+import json
+import socket
+import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 import stripe
 
+from portal.adapters.errors import PAYMENT_PROVIDER, ServiceUnavailable
 from portal.adapters.payments import (
     ChargeRequest,
     CheckoutRequest,
@@ -373,3 +380,64 @@ def test_a_signed_body_that_is_not_an_event_is_rejected(
 ) -> None:
     with pytest.raises(EventRejected):
         provider.parse_event(payload, sign(payload, fake_stripe.webhook_secret))
+
+
+def test_the_same_checkout_asked_twice_is_one_session(
+    provider: StripePayments,
+    fake_stripe: FakeStripe,  # noqa: F811
+) -> None:
+    first = provider.start_checkout(checkout())
+    again = provider.start_checkout(checkout())
+    assert again == first
+    assert len(fake_stripe.sessions) == 1
+    assert fake_stripe.requests[0].idempotency_key == fake_stripe.requests[1].idempotency_key
+    other = provider.start_checkout(replace(checkout(), amount_minor=500))
+    assert other.provider_ref != first.provider_ref
+    assert len(fake_stripe.sessions) == 2
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_stripe_not_answering_is_an_unavailable_provider() -> None:
+    provider = StripePayments("sk_test_x", "whsec_x", f"http://127.0.0.1:{_closed_port()}")
+    with pytest.raises(ServiceUnavailable, match="the payment provider") as raised:
+        provider.start_checkout(checkout())
+    assert raised.value.service == PAYMENT_PROVIDER
+    with pytest.raises(ServiceUnavailable):
+        provider.charge_saved_card(charge("instalment-42-attempt-1"))
+
+
+class _Failing(BaseHTTPRequestHandler):
+    """Answers every request with the status in the server's ``status``."""
+
+    server: Any
+
+    def do_POST(self) -> None:
+        payload = json.dumps({"error": {"type": "api_error", "message": "try later"}}).encode()
+        self.send_response(self.server.status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet."""
+
+
+@pytest.mark.parametrize("status", [429, 500, 503])
+def test_stripe_overloaded_or_failing_is_an_unavailable_provider(status: int) -> None:
+    server: Any = ThreadingHTTPServer(("127.0.0.1", 0), _Failing)
+    server.status = status
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        host, port = server.server_address[:2]
+        provider = StripePayments("sk_test_x", "whsec_x", f"http://{host}:{port}")
+        with pytest.raises(ServiceUnavailable):
+            provider.charge_saved_card(charge("instalment-42-attempt-1"))
+    finally:
+        server.shutdown()
+        server.server_close()
