@@ -206,7 +206,11 @@ def test_paying_with_the_provider_stopped_records_nothing_and_works_once_it_is_b
 
     response = pay_in_full(client, case)
     assert response.status_code == 503
-    assert "no payment was taken" in response.get_data(as_text=True)
+    page = response.get_data(as_text=True)
+    assert "no payment was taken" in page
+    # Back to the account, not to the form's address (which only takes a POST).
+    token = payment_links.token_for(case)
+    assert f'href="/pay/{token}" role="button"' in page
     assert count(session, Checkout) == 0
 
     fake = FakeStripeAt(port)
