@@ -9,7 +9,6 @@ tenant is suspended.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from portal.db import utcnow
 from portal.models import ApiKey, Tenant, TenantStatus
-from portal.services import audit
+from portal.services import audit, tokens
 from tenants.scoping import unscoped
 
 PREFIX_LENGTH = 8
@@ -42,10 +41,6 @@ class NewKey:
     secret: str
 
 
-def hash_key(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
 def create_key(session: Session, tenant: Tenant, name: str, *, created_by_id: int | None) -> NewKey:
     name = name.strip()
     if not name:
@@ -57,7 +52,7 @@ def create_key(session: Session, tenant: Tenant, name: str, *, created_by_id: in
         tenant_id=tenant.id,
         name=name,
         prefix=secret[:PREFIX_LENGTH],
-        key_hash=hash_key(secret),
+        key_hash=tokens.digest(secret),
         created_by_id=created_by_id,
         created_at=utcnow(),
     )
@@ -101,7 +96,7 @@ def authenticate(
             session.execute(
                 select(ApiKey, Tenant.status)
                 .join(Tenant, Tenant.id == ApiKey.tenant_id)
-                .where(ApiKey.key_hash == hash_key(secret))
+                .where(ApiKey.key_hash == tokens.digest(secret))
             )
             .tuples()
             .first()

@@ -8,7 +8,6 @@ one conditional UPDATE, so two requests with the same link create one user at mo
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -20,7 +19,7 @@ from sqlalchemy.orm import Session, joinedload
 from portal.adapters.mail import Mail, Mailer
 from portal.db import utcnow
 from portal.models import CREDITOR_ROLES, Invitation, Role, Tenant, User
-from portal.services import audit
+from portal.services import audit, tokens
 from portal.services.users import (
     UserError,
     checked_tenant_limits,
@@ -41,10 +40,6 @@ class InvitationError(ValueError):
 
 class InvitationClosed(InvitationError):
     """The link was used, withdrawn or has expired."""
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def invitation_link(base_url: str, token: str) -> str:
@@ -76,7 +71,7 @@ def invite(
     token = secrets.token_urlsafe(32)
     invitation = Invitation(
         email=email, name=name, role=role, tenant_id=tenant.id if tenant else None,
-        limited_to_tenant_ids=limits, token_hash=token_hash(token), invited_by_id=invited_by.id,
+        limited_to_tenant_ids=limits, token_hash=tokens.digest(token), invited_by_id=invited_by.id,
         created_at=now, expires_at=now + VALID_FOR,
     )  # fmt: skip
     session.add(invitation)
@@ -164,7 +159,7 @@ def by_token(session: Session, token: str) -> Invitation | None:
     """The invitation this link names, open or not, with its tenant and who sent it."""
     statement = (
         select(Invitation)
-        .where(Invitation.token_hash == token_hash(token))
+        .where(Invitation.token_hash == tokens.digest(token))
         .options(joinedload(Invitation.tenant), joinedload(Invitation.invited_by))
     )
     # The person opening the link is not signed in: no tenant scope yet. The

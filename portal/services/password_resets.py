@@ -18,8 +18,7 @@ from sqlalchemy.orm import Session
 
 from portal.adapters.mail import Mail, Mailer
 from portal.models import PasswordReset, User
-from portal.services import audit
-from portal.services.invitations import token_hash
+from portal.services import audit, tokens
 from portal.services.users import may_sign_in, set_password
 
 VALID_FOR = timedelta(minutes=60)
@@ -54,7 +53,7 @@ def request_reset(
         return None
     token = secrets.token_urlsafe(32)
     reset = PasswordReset(
-        user_id=user.id, token_hash=token_hash(token), created_at=now,
+        user_id=user.id, token_hash=tokens.digest(token), created_at=now,
         expires_at=now + VALID_FOR, ip_address=ip_address,
     )  # fmt: skip
     session.add(reset)
@@ -88,7 +87,7 @@ def _reset_mail(user: User, reset: PasswordReset, link: str) -> Mail:
 def by_token(session: Session, token: str) -> PasswordReset | None:
     """The link this token names, open or not."""
     return session.scalar(
-        select(PasswordReset).where(PasswordReset.token_hash == token_hash(token))
+        select(PasswordReset).where(PasswordReset.token_hash == tokens.digest(token))
     )
 
 

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.models import Case, Debtor, DebtorKind, Stage
+from portal.services import tokens
 
 # Agency references as placement makes them (``26-ABCD-EFGH``): two digits of the year and
 # eight characters of Crockford's base32, which reads O as 0 and I and L as 1.
@@ -46,16 +47,12 @@ def _derive(agency_reference: str, nonce: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def new_link(agency_reference: str, valid_days: int, now: datetime) -> dict[str, object]:
     """The columns of a fresh link for a case (for inserts and for re-issuing)."""
     nonce = secrets.token_hex(16)
     return {
         "payment_link_nonce": nonce,
-        "payment_link_hash": _hash(_derive(agency_reference, nonce)),
+        "payment_link_hash": tokens.digest(_derive(agency_reference, nonce)),
         "payment_link_expires_at": now + timedelta(days=valid_days),
     }
 
@@ -83,7 +80,7 @@ def find_case(session: Session, token: str, now: datetime) -> Case | None:
     has no tenant until the link says which."""
     if not 20 <= len(token) <= 100:
         return None
-    case = session.scalar(select(Case).where(Case.payment_link_hash == _hash(token)))
+    case = session.scalar(select(Case).where(Case.payment_link_hash == tokens.digest(token)))
     if case is None or case.payment_link_expires_at is None or case.payment_link_expires_at < now:
         return None
     return case

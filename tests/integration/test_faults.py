@@ -53,6 +53,7 @@ from tests.integration.test_documents import upload
 from tests.integration.test_health import closed_port
 from tests.integration.test_imports import HEADER, batch_of, confirm, csv_bytes, fresh, row
 from tests.integration.test_imports import upload as upload_csv
+from tests.s3_support import use_test_credentials
 
 PLAIN_WORDS = "Nothing was saved"
 
@@ -90,13 +91,7 @@ def world(session: Session) -> dict[str, Any]:
 @pytest.fixture
 def aws_test_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     """Test credentials only: nothing real is read or reached."""
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/aws-config")
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials")
+    use_test_credentials(monkeypatch)
 
 
 def test_an_upload_with_storage_stopped_is_refused_and_works_once_it_is_back(

@@ -36,6 +36,7 @@ from tests import document_samples as samples
 from tests.conftest import sign_in
 from tests.factories import make_case, make_tenant, make_user
 from tests.integration.test_documents import KEY, csrf_token, documents_of, upload
+from tests.s3_support import use_test_credentials
 
 PREFIX = "portal"
 
@@ -53,13 +54,7 @@ def moto_endpoint() -> Iterator[str]:
 @pytest.fixture
 def s3_client(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Any:
     """A boto3 client with test credentials only: nothing real is read or reached."""
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/aws-config")
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials")
+    use_test_credentials(monkeypatch)
     return boto3.client("s3", endpoint_url=moto_endpoint)
 
 
