@@ -23,7 +23,7 @@ from portal.adapters.jobs import Job
 from portal.adapters.storage import Storage
 from portal.creditor import bp
 from portal.models import ImportBatch, ImportStatus, Tenant
-from portal.services import imports
+from portal.services import audit, imports
 from portal.services.csv_reading import CsvFormat, write_rows
 from portal.services.import_columns import (
     COLUMNS,
@@ -262,6 +262,12 @@ def confirm_import(batch_id: int) -> BaseResponse | tuple[str, int]:
 def rejected_rows_csv(batch_id: int) -> Response:
     batch = load_or_404(ImportBatch, batch_id)
     delimiter = batch.delimiter or ","
+    # The rows hold debtors' names and addresses: who took them away is on record.
+    audit.record(
+        db.session, "import.rejected_rows_exported", actor_id=current_user.id,
+        tenant_id=batch.tenant_id, subject=batch, ip_address=request.remote_addr,
+    )  # fmt: skip
+    db.session.commit()
     return _csv_response(
         lambda: write_rows(imports.rejected_rows(db.session, batch), delimiter=delimiter),
         f"rejected-rows-{batch.id}.csv",

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from portal.db import utcnow
 from portal.models import (
+    AuditEntry,
     Case,
     ImportBatch,
     ImportRowError,
@@ -294,6 +295,9 @@ def test_bad_rows_are_reported_by_line_and_nothing_else_is_affected(
     negative = next(line for line in lines if line[-2] == "5")
     assert negative[5] == "'-5,00"
     assert count(session, Case, tenant_id=world["acme"].id) == 1
+    exported = AuditEntry.action == "import.rejected_rows_exported"
+    [entry] = session.scalars(select(AuditEntry).where(exported)).all()
+    assert (entry.object_id, entry.tenant_id) == (str(batch.id), world["acme"].id)
 
 
 def test_upload_of_the_rejected_rows_file_reads_it_back(
