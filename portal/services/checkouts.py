@@ -114,6 +114,9 @@ def start(
         },
     )
     started = provider.start_checkout(request)
+    # The same request (a double click) gets the same session from the provider: the
+    # case's row lock makes the second wait for the first's row instead of inserting too.
+    ledger.lock_case(session, case)
     if find(session, provider.name, started.provider_ref) is None:
         session.add(
             Checkout(

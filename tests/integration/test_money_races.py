@@ -21,8 +21,10 @@ from portal.adapters.payments import (
     SimulatedOutcome,
     SimulatedPayments,
 )
+from portal.adapters.stripe_payments import StripePayments
 from portal.models import (
     Case,
+    Checkout,
     CheckoutPurpose,
     EntryKind,
     Frequency,
@@ -30,11 +32,18 @@ from portal.models import (
     InstalmentStatus,
     LedgerEntry,
 )
-from portal.services import instalment_charges, ledger_check, payment_events, payment_plans
+from portal.services import (
+    checkouts,
+    instalment_charges,
+    ledger_check,
+    payment_events,
+    payment_plans,
+)
 from portal.services.payment_plans import PlanChoice
 from tenants.scoping import unscoped
+from tests.fake_stripe import FakeStripe, event, fake_stripe, sign  # noqa: F401 - the fixture
 from tests.integration.test_payment_events import SIMULATED, checkout_event, refund
-from tests.payment_support import TODAY, place
+from tests.payment_support import PAGES, TODAY, place
 from tests.race_support import race
 
 FIRST_CHARGE_DAY = date(2026, 4, 1)
@@ -130,11 +139,45 @@ def test_a_refund_racing_a_new_payment_books_both_once(race_engine: Engine) -> N
     )
     assert errors == []
     assert not any(a.duplicate for a in applied), [a.outcome for a in applied]
-    for event in (refund_event, rest):  # delivered again after the race: nothing more
+    for delivery in (refund_event, rest):  # delivered again after the race: nothing more
         with Session(race_engine) as again, unscoped(again):
-            assert payment_events.apply(again, SIMULATED, event, TODAY).duplicate
+            assert payment_events.apply(again, SIMULATED, delivery, TODAY).duplicate
             again.commit()
     with Session(race_engine) as check, unscoped(check):
         assert payments_on(check, case_id) == 2
         assert payments_on(check, case_id, EntryKind.REVERSAL) == 1
+    ledger_is_clean(race_engine)
+
+
+def test_a_debtor_clicking_pay_twice_at_once_gets_one_checkout_and_pays_once(
+    race_engine: Engine,
+    fake_stripe: FakeStripe,  # noqa: F811 - the fixture imported above
+) -> None:
+    """Both clicks reach Stripe with the same idempotency key and get the one session; the
+    case's row lock keeps the second from inserting it again. Paid, it books once."""
+    stripe = StripePayments(fake_stripe.secret_key, fake_stripe.webhook_secret, fake_stripe.url)
+    with Session(race_engine, expire_on_commit=False) as setup, unscoped(setup):
+        case_id = place(setup).id
+    urls: list[str] = []
+
+    def click(own: Session) -> None:
+        urls.append(
+            checkouts.start(own, stripe, own.get_one(Case, case_id), CheckoutPurpose.FULL, PAGES)
+        )
+
+    assert race(race_engine, click, click) == []
+    assert len(urls) == 2 and urls[0] == urls[1]
+    with Session(race_engine) as check, unscoped(check):
+        on_case = select(func.count()).where(Checkout.case_id == case_id)
+        assert check.scalar(on_case) == 1
+    session_id = urls[0].rsplit("/", 1)[-1]
+    paid = fake_stripe.complete_checkout(session_id)
+    payload = event("checkout.session.completed", paid)
+    delivered = stripe.parse_event(payload, sign(payload, fake_stripe.webhook_secret))
+    for _ in range(2):  # and Stripe may deliver it twice
+        with Session(race_engine) as own, unscoped(own):
+            payment_events.apply(own, stripe.name, delivered, TODAY)
+            own.commit()
+    with Session(race_engine) as check, unscoped(check):
+        assert payments_on(check, case_id) == 1
     ledger_is_clean(race_engine)
