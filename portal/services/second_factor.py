@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from portal.models import AuditEntry, RecoveryCode, Tenant, User
 from portal.services import audit
-from tenants.scoping import unscoped
+from portal.services.users import own_tenant
 
 RECOVERY_CODE_COUNT = 10
 # Letters and digits that cannot be mistaken for one another; ten of them, in two halves.
@@ -77,10 +77,8 @@ def is_required(session: Session, user: User, *, staff_required: bool) -> bool:
     client's users when their client requires it."""
     if user.is_staff:
         return staff_required
-    # Also before sign-in, when there is no tenant scope yet: the user's own tenant only.
-    with unscoped(session):
-        statement = select(Tenant.require_second_factor).where(Tenant.id == user.tenant_id)
-        return bool(session.scalar(statement))
+    tenant = own_tenant(session, user)
+    return tenant is not None and tenant.require_second_factor
 
 
 def is_needed(session: Session, user: User, *, staff_required: bool) -> bool:

@@ -74,16 +74,22 @@ def create_user(
     return user
 
 
+def own_tenant(session: Session, user: User) -> Tenant | None:
+    """A creditor user's tenant (None for staff), read once per session: every request
+    asks both whether it is suspended and whether it requires a second factor."""
+    if user.tenant_id is None:
+        return None
+    # Before sign-in there is no tenant scope yet; this reads only the user's own tenant.
+    with unscoped(session):
+        return session.get(Tenant, user.tenant_id)
+
+
 def may_sign_in(session: Session, user: User) -> bool:
     """Active, and (for creditor users) their tenant is not suspended."""
     if not user.active:
         return False
-    if user.tenant_id is None:
-        return True
-    # Before sign-in there is no tenant scope yet; this reads only the user's own tenant.
-    with unscoped(session):
-        status = session.scalar(select(Tenant.status).where(Tenant.id == user.tenant_id))
-    return status is TenantStatus.ACTIVE
+    tenant = own_tenant(session, user)
+    return tenant is None or tenant.status is TenantStatus.ACTIVE
 
 
 def check_password(
