@@ -38,7 +38,3 @@ class Invitation(Base):
 
     tenant: Mapped[Tenant | None] = relationship()
     invited_by: Mapped[User | None] = relationship(foreign_keys=[invited_by_id])
-
-    def is_open(self, now: datetime) -> bool:
-        """Neither used, revoked nor expired."""
-        return self.accepted_at is None and self.revoked_at is None and now < self.expires_at

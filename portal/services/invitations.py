@@ -182,7 +182,9 @@ def closed_because(invitation: Invitation, now: datetime) -> str | None:
 def open_invitation(session: Session, token: str, now: datetime) -> Invitation | None:
     """The invitation for a valid link that was neither used, withdrawn nor expired."""
     invitation = by_token(session, token)
-    return invitation if invitation is not None and invitation.is_open(now) else None
+    if invitation is None or closed_because(invitation, now) is not None:
+        return None
+    return invitation
 
 
 def accept(session: Session, token: str, *, name: str, password: str, now: datetime) -> User:
@@ -229,7 +231,7 @@ def _claim(session: Session, invitation: Invitation, now: datetime) -> bool:
 
 def revoke(session: Session, invitation: Invitation, *, actor_id: int, now: datetime) -> bool:
     """Withdraw an open invitation; False (and nothing changes) if it is no longer open."""
-    if not invitation.is_open(now):
+    if closed_because(invitation, now) is not None:
         return False
     invitation.revoked_at = now
     audit.record(
