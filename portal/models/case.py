@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, UTCDateTime, utcnow
@@ -174,8 +175,9 @@ class Case(TenantOwned, Base):
         back_populates="case", order_by="CaseMessage.created_at"
     )
 
-    @property
+    @hybrid_property
     def outstanding_minor(self) -> int:
+        """What is still owed: claimed less collected (in SQL too, for sums over cases)."""
         return self.claimed_minor - self.collected_minor
 
 

@@ -426,7 +426,7 @@ def stage_rows(session: Session) -> list[StageRow]:
             Case.currency,
             Case.stage,
             func.count().label("cases"),
-            func.sum(Case.claimed_minor - Case.collected_minor).label("outstanding"),
+            func.sum(Case.outstanding_minor).label("outstanding"),
         )
         .group_by(Case.tenant_id, Case.currency, Case.stage)
         .subquery()
@@ -637,7 +637,7 @@ def case_events(session: Session, filters: AgencyFilter) -> CaseEvents:
             events.c.status,
             func.count().label("n"),
             func.sum(events.c.amount).label("amount"),
-            func.sum(Case.claimed_minor - Case.collected_minor).label("owed"),
+            func.sum(Case.outstanding_minor).label("owed"),
         )
         .join(Case, Case.id == events.c.case_id)
         .where(Case.currency == filters.currency)

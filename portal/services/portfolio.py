@@ -30,7 +30,7 @@ def totals_by_currency(session: Session) -> list[CurrencyTotals]:
             Case.currency,
             func.sum(Case.placed_minor),
             func.sum(Case.collected_minor),
-            func.sum(Case.claimed_minor - Case.collected_minor),
+            func.sum(Case.outstanding_minor),
         )
         .group_by(Case.currency)
         .order_by(Case.currency)

@@ -71,7 +71,7 @@ def _case_figures(
             func.sum(is_open),
             func.sum(Case.placed_minor),
             func.sum(Case.collected_minor),
-            func.sum(Case.claimed_minor - Case.collected_minor),
+            func.sum(Case.outstanding_minor),
         )
         .group_by(Case.tenant_id, Case.currency)
         .order_by(Case.tenant_id, Case.currency)
