@@ -89,10 +89,7 @@ def _open_dispute(case: Case, form: DisputeForm) -> str | None:
         )  # fmt: skip
         if isinstance(file, FileStorage) and file.filename:
             _attach(opened, file)
-        notifications.debtor_disputed(
-            db.session, current_app.extensions["portal.mailer"], opened,
-            case_url=url_for("agency.case", case_id=case.id, _external=True),
-        )  # fmt: skip
+        notifications.debtor_disputed(db.session, current_app.extensions["portal.mailer"], opened)
     except DocumentRefused:
         return _file_refused(file.filename)
     except (disputes.DisputeError, stages.StageError):

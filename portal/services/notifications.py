@@ -6,8 +6,6 @@ so each person's choice of delivery applies; the rest are e-mailed as they are.
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from sqlalchemy.orm import Session
 
 from portal.adapters.mail import Mail, Mailer
@@ -47,9 +45,9 @@ def placement_acknowledged(
     )
 
 
-def debtor_disputed(session: Session, mailer: Mailer, dispute: Dispute, *, case_url: str) -> None:
+def debtor_disputed(session: Session, mailer: Mailer, dispute: Dispute) -> None:
     """Tell the case's collector (and the creditor's people) that the debtor disputed the
-    claim, and move the case up the queue. ``case_url``: the case's page for the agency."""
+    claim, and move the case up the queue."""
     case = dispute.case
     case.priority = min(MAX_PRIORITY, case.priority + DEBTOR_DISPUTE_PRIORITY)
     documents = sum(1 for evidence in dispute.evidence if evidence.document_id is not None)
@@ -65,7 +63,7 @@ def debtor_disputed(session: Session, mailer: Mailer, dispute: Dispute, *, case_
             "The case is on hold until the dispute is decided; decide by "
             f"{dispute.due_on.isoformat()}."
         ),
-        link=urlsplit(case_url).path, tenant_id=case.tenant_id, case_id=case.id,
+        link=notices.agency_case_path(case.id), tenant_id=case.tenant_id, case_id=case.id,
     )  # fmt: skip
     notices.notify(
         session, mailer, kind=NotificationKind.DISPUTE_RAISED,

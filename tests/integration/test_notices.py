@@ -419,9 +419,7 @@ def test_a_debtors_dispute_tells_the_collector_and_the_creditor(session: Session
     session.flush()
     dispute = disputes.open_dispute(session, case, raised_by=Party.DEBTOR, reason="Never "
                                     "delivered", actor_id=None, role=None, today=TODAY)  # fmt: skip
-    notifications.debtor_disputed(
-        session, MAILER, dispute, case_url=f"http://portal.example/agency/cases/{case.id}"
-    )
+    notifications.debtor_disputed(session, MAILER, dispute)
     [staff] = notices_of(session, world["collector"])
     assert staff.kind is NotificationKind.DISPUTE_RAISED
     assert staff.link == f"/agency/cases/{case.id}"
