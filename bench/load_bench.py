@@ -42,6 +42,7 @@ import argparse
 import fcntl
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -98,6 +99,7 @@ def create_app():
 # Where the issue sets the bar.
 DEBTOR_SHARE_TARGET = 0.5
 LIST_P95_TARGET_MS = 50
+STOP_TIMEOUT_SECONDS = 60
 
 
 # --- processes ---------------------------------------------------------------------------
@@ -224,8 +226,9 @@ def fill(database_url: str, cases: int, tenants: int, reuse: bool) -> dict[str, 
     return {"cases": total, "creditors": list(creditors), "collectors": list(collectors)}
 
 
-def issue_links(database_url: str, secret_key: str, count: int) -> list[str]:
-    """Fresh payment links for ``count`` open cases (as letters carry them); their tokens."""
+def issue_links(database_url: str, secret_key: str, count: int) -> dict[str, int]:
+    """Fresh payment links for ``count`` open cases (as letters carry them): each token
+    with its case's id."""
     from sqlalchemy import bindparam, text  # noqa: PLC0415
 
     from portal import db  # noqa: PLC0415
@@ -235,7 +238,8 @@ def issue_links(database_url: str, secret_key: str, count: int) -> list[str]:
     payment_links.set_secret(secret_key)
     engine = db.make_engine(database_url)
     now = utcnow()
-    tokens, rows = [], []
+    tokens: dict[str, int] = {}
+    rows = []
     try:
         with engine.begin() as connection:
             picked = connection.execute(
@@ -248,7 +252,8 @@ def issue_links(database_url: str, secret_key: str, count: int) -> list[str]:
             for case_id, reference in picked:
                 link = payment_links.new_link(reference, 90, now)
                 rows.append({"id": case_id, **link})
-                tokens.append(payment_links._derive(reference, str(link["payment_link_nonce"])))
+                token = payment_links._derive(reference, str(link["payment_link_nonce"]))
+                tokens[token] = case_id
             connection.execute(
                 text(
                     "UPDATE cases SET payment_link_nonce = :payment_link_nonce, "
@@ -334,19 +339,42 @@ def flush_redis() -> None:
     redis.Redis.from_url(REDIS_URL).flushdb()
 
 
+def start_portal(
+    processes: Processes, database_url: str, secret_key: str, rq: bool, args: argparse.Namespace
+) -> tuple[list[str], dict[str, str]]:
+    """S3, two gunicorn instances of the portal and ``--job-workers`` job workers (with
+    RQ); the instances' addresses and the portal's environment."""
+    flush_redis()
+    s3 = start_s3(processes)
+    env = portal_env(database_url, s3, secret_key, f"bench-{os.getpid()}", rq)
+    (processes.workdir / "bench_portal.py").write_text(PORTAL_APP)
+    served = {**env, "PYTHONPATH": f"{ROOT}{os.pathsep}{processes.workdir}"}
+    portal = [
+        start_gunicorn(processes, f"portal-{n}", "bench_portal:create_app()", served, args.workers)
+        for n in (1, 2)
+    ]
+    if not rq:
+        print("  (no RQ backend or --no-jobs: jobs run in the web processes, no worker)")
+        return portal, env
+    job_workers = [
+        processes.start(f"worker-{n}", [str(BIN / "flask"), "--app", "portal", "worker"], env)
+        for n in range(1, args.job_workers + 1)
+    ]
+    time.sleep(2)
+    if any(worker.poll() is not None for worker in job_workers):
+        raise SystemExit("a worker exited at start: see worker-*.log")
+    return portal, env
+
+
 # --- driving the load (in a child process: locust patches the standard library) ------------
 
 
-def drive(config_path: Path, result_path: Path) -> None:
-    """Run the three phases with locust and write their figures to ``result_path``."""
-    import gevent  # noqa: PLC0415
-    import locust  # noqa: PLC0415, F401 - patches the standard library first
-    from locust import constant, task  # noqa: PLC0415
+def round_robin_user(numbering: Any) -> Any:
+    """The locust client class every journey builds on: each request goes to the next
+    instance in turn, and it signs in through the login form. Import locust before
+    calling (it patches the standard library)."""
+    from locust import constant  # noqa: PLC0415
     from locust.contrib.fasthttp import FastHttpUser  # noqa: PLC0415
-    from locust.env import Environment  # noqa: PLC0415
-
-    config = json.loads(config_path.read_text())
-    numbering = iter(range(1_000_000))
 
     class RoundRobin(FastHttpUser):  # type: ignore[misc]
         """A client that sends each request to the next instance in turn."""
@@ -367,31 +395,83 @@ def drive(config_path: Path, result_path: Path) -> None:
 
         def sign_in(self, email: str) -> None:
             page = self.client.get(self.url("/login"), name="sign in (form)")
-            marker = 'name="csrf_token" type="hidden" value="'
-            text = page.text or ""
-            start = text.index(marker) + len(marker)
-            token = text[start : text.index('"', start)]
             self.client.post(
                 self.url("/login"),
-                data={"csrf_token": token, "email": email, "password": PASSWORD},
+                data={"csrf_token": csrf_token(page.text), "email": email, "password": PASSWORD},
                 name="sign in",
             )
 
-    class Hello(RoundRobin):
+    return RoundRobin
+
+
+def csrf_token(page: str | None, field: str = "csrf_token") -> str:
+    """The value of the hidden CSRF field ``field`` in a page ("" when it has none)."""
+    tag = re.search(rf'<input[^>]*name="{re.escape(field)}"[^>]*>', page or "")
+    value = re.search(r'value="([^"]*)"', tag.group(0)) if tag else None
+    return value.group(1) if value else ""
+
+
+def run_phase(user_classes: list[Any], config: dict[str, Any]) -> dict[str, Any]:
+    """Run ``user_classes`` together for the configured time; their figures per endpoint."""
+    import gevent  # noqa: PLC0415
+    from locust.env import Environment  # noqa: PLC0415
+
+    # Stopping lets each client finish the task it is in: a payment the portal confirms
+    # after the measured time still reaches the client that asked for it.
+    environment = Environment(user_classes=user_classes, stop_timeout=STOP_TIMEOUT_SECONDS)
+    runner = environment.create_local_runner()
+    users = config["users"]
+    runner.start(users, spawn_rate=users)
+    gevent.sleep(config["warmup"])  # sign-ins and first requests, not measured
+    environment.stats.reset_all()
+    started = time.monotonic()
+    gevent.sleep(config["seconds"])
+    elapsed = time.monotonic() - started
+    endpoints = {}
+    for (name, method), entry in environment.stats.entries.items():
+        if entry.num_requests == 0 or name.startswith("sign in"):
+            continue
+        endpoints[name] = {
+            "method": method,
+            "requests": entry.num_requests,
+            "failures": entry.num_failures,
+            "rps": entry.num_requests / elapsed,
+            "p50": entry.get_response_time_percentile(0.5),
+            "p95": entry.get_response_time_percentile(0.95),
+            "p99": entry.get_response_time_percentile(0.99),
+        }
+    errors = [
+        {"name": error.name, "error": str(error.error), "count": error.occurrences}
+        for error in environment.stats.errors.values()
+    ]
+    runner.stop()
+    runner.quit()
+    return {"seconds": elapsed, "endpoints": endpoints, "errors": errors}
+
+
+def drive(config_path: Path, result_path: Path) -> None:
+    """Run the four phases with locust and write their figures to ``result_path``."""
+    import locust  # noqa: PLC0415, F401 - patches the standard library first
+    from locust import task  # noqa: PLC0415
+
+    config = json.loads(config_path.read_text())
+    RoundRobin = round_robin_user(iter(range(1_000_000)))
+
+    class Hello(RoundRobin):  # type: ignore[misc, valid-type]
         hosts = tuple(config["hello"])
 
         @task
         def hello(self) -> None:
             self.client.get(self.url("/"), name="ceiling: hello")
 
-    class Health(RoundRobin):
+    class Health(RoundRobin):  # type: ignore[misc, valid-type]
         hosts = tuple(config["portal"])
 
         @task
         def healthz(self) -> None:
             self.client.get(self.url("/healthz"), name="portal: /healthz")
 
-    class Debtor(RoundRobin):
+    class Debtor(RoundRobin):  # type: ignore[misc, valid-type]
         hosts = tuple(config["portal"])
         weight = 2
 
@@ -400,7 +480,7 @@ def drive(config_path: Path, result_path: Path) -> None:
             token = config["tokens"][(self.sent * 7919 + self.number) % len(config["tokens"])]
             self.client.get(self.url(f"/pay/{token}"), name="debtor payment page")
 
-    class Collector(RoundRobin):
+    class Collector(RoundRobin):  # type: ignore[misc, valid-type]
         hosts = tuple(config["portal"])
         weight = 1
 
@@ -411,7 +491,7 @@ def drive(config_path: Path, result_path: Path) -> None:
         def queue(self) -> None:
             self.client.get(self.url("/agency/"), name="collector queue")
 
-    class Creditor(RoundRobin):
+    class Creditor(RoundRobin):  # type: ignore[misc, valid-type]
         hosts = tuple(config["portal"])
         weight = 1
 
@@ -422,50 +502,24 @@ def drive(config_path: Path, result_path: Path) -> None:
         def case_list(self) -> None:
             self.client.get(self.url("/creditor/"), name="creditor case list")
 
-    def run(user_classes: list[type[RoundRobin]]) -> dict[str, Any]:
-        environment = Environment(user_classes=user_classes)
-        runner = environment.create_local_runner()
-        users = config["users"]
-        runner.start(users, spawn_rate=users)
-        gevent.sleep(config["warmup"])  # sign-ins and first requests, not measured
-        environment.stats.reset_all()
-        started = time.monotonic()
-        gevent.sleep(config["seconds"])
-        elapsed = time.monotonic() - started
-        endpoints = {}
-        for (name, method), entry in environment.stats.entries.items():
-            if entry.num_requests == 0 or name.startswith("sign in"):
-                continue
-            endpoints[name] = {
-                "method": method,
-                "requests": entry.num_requests,
-                "failures": entry.num_failures,
-                "rps": entry.num_requests / elapsed,
-                "p50": entry.get_response_time_percentile(0.5),
-                "p95": entry.get_response_time_percentile(0.95),
-                "p99": entry.get_response_time_percentile(0.99),
-            }
-        errors = [
-            {"name": error.name, "error": str(error.error), "count": error.occurrences}
-            for error in environment.stats.errors.values()
-        ]
-        runner.quit()
-        return {"seconds": elapsed, "endpoints": endpoints, "errors": errors}
-
     results = {
-        "ceiling": run([Hello]),
-        "pipeline": run([Health]),
-        "debtors": run([Debtor]),
-        "mixed": run([Debtor, Collector, Creditor]),
+        "ceiling": run_phase([Hello], config),
+        "pipeline": run_phase([Health], config),
+        "debtors": run_phase([Debtor], config),
+        "mixed": run_phase([Debtor, Collector, Creditor], config),
     }
     result_path.write_text(json.dumps(results, indent=2))
 
 
-def run_load(workdir: Path, config: dict[str, Any]) -> dict[str, Any]:
+THIS_SCRIPT = Path(__file__).resolve()
+
+
+def run_load(workdir: Path, config: dict[str, Any], script: Path = THIS_SCRIPT) -> dict[str, Any]:
+    """Run ``script --drive`` (locust) in a child process; the figures it wrote."""
     config_path, result_path = workdir / "load-config.json", workdir / "load-results.json"
     config_path.write_text(json.dumps(config))
-    subprocess.run(  # noqa: S603 - this script, in its driving role
-        [sys.executable, str(Path(__file__).resolve()), "--drive", str(config_path),
+    subprocess.run(  # noqa: S603 - a bench script, in its driving role
+        [sys.executable, str(script), "--drive", str(config_path),
          str(result_path)],
         check=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
     )  # fmt: skip
@@ -692,26 +746,7 @@ def bench(args: argparse.Namespace, processes: Processes) -> int:
     )
 
     print("\nStarting: S3 (moto), Redis queue, 2 portal instances, worker, 2 hello instances")
-    flush_redis()
-    s3 = start_s3(processes)
-    queue = f"bench-{os.getpid()}"
-    env = portal_env(database_url, s3, secret_key, queue, rq)
-    (processes.workdir / "bench_portal.py").write_text(PORTAL_APP)
-    served = {**env, "PYTHONPATH": f"{ROOT}{os.pathsep}{processes.workdir}"}
-    portal = [
-        start_gunicorn(processes, f"portal-{n}", "bench_portal:create_app()", served, args.workers)
-        for n in (1, 2)
-    ]
-    if rq:
-        job_workers = [
-            processes.start(f"worker-{n}", [str(BIN / "flask"), "--app", "portal", "worker"], env)
-            for n in range(1, args.job_workers + 1)
-        ]
-        time.sleep(2)
-        if any(worker.poll() is not None for worker in job_workers):
-            raise SystemExit("a worker exited at start: see worker-*.log")
-    else:
-        print("  (no RQ backend or --no-jobs: jobs run in the web processes, no worker)")
+    portal, env = start_portal(processes, database_url, secret_key, rq, args)
     hello_dir = processes.workdir / "hello"
     hello_dir.mkdir(exist_ok=True)
     (hello_dir / "bench_hello.py").write_text(HELLO_APP)
@@ -731,7 +766,7 @@ def bench(args: argparse.Namespace, processes: Processes) -> int:
         f"(after {args.warmup} s unmeasured), no think time, locust in one process"
     )
     results = run_load(processes.workdir, {
-        "portal": portal, "hello": hello, "tokens": tokens, "users": args.users,
+        "portal": portal, "hello": hello, "tokens": list(tokens), "users": args.users,
         "seconds": args.seconds, "warmup": args.warmup, "creditors": people["creditors"],
         "collectors": people["collectors"],
     })  # fmt: skip
