@@ -353,3 +353,78 @@ def test_the_walk_reaches_the_views_with_own_objects(
             for role in (*ROLES, "agency_admin")
         }
         assert 200 in codes.values(), f"{rule.rule} opened for nobody: {codes}"
+
+
+NEIGHBOUR_DEBTOR = "Neighbour Of Ours Ltd"
+
+
+# --- a debtor holding a link that works -------------------------------------------------------
+# The walk above gives the link too from the other tenant (revoked). Here the debtor's own
+# link works, and what else the URL names comes from another tenant, or from another case
+# of the same creditor: always refused, never shown, nothing changed.
+
+
+def link_routes(app: Flask) -> list[Rule]:
+    """Routes opened by a payment link that also name another object."""
+    return [rule for rule in routes(app) if "token" in rule.arguments and len(rule.arguments) > 1]
+
+
+def walk_with_link(
+    app: Flask, client: FlaskClient, token: str, objects: dict, secrets: tuple
+) -> int:
+    walked = 0
+    for rule in link_routes(app):
+        values = {name: OBJECT_ARGUMENTS[name](objects) for name in rule.arguments}
+        url = rule.build({**values, "token": token}, append_unknown=False)[1]
+        for method in sorted(set(METHODS) & rule.methods):
+            limiter.reset()
+            response = client.open(url, method=method, data={})
+            body = response.get_data().decode("utf-8", "replace")
+            assert response.status_code in REFUSED, f"{method} {url}: {response.status_code}"
+            assert not any(secret in body for secret in secrets), f"{method} {url}"
+            walked += 1
+    return walked
+
+
+def test_a_working_link_opens_no_other_tenants_objects(
+    app: Flask, client: FlaskClient, session: Session, world, monkeypatch
+) -> None:
+    monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", False)
+    mine, theirs = world["mine"], world["theirs"]
+    assert client.get(f"/pay/{mine['token']}").status_code == 200  # the link works
+    before = snapshot(session, theirs["tenant"].id)
+
+    walked = walk_with_link(app, client, mine["token"], theirs, (SECRET_DEBTOR, SECRET_REFERENCE))
+
+    assert walked >= len(link_routes(app)) >= 1
+    assert snapshot(session, theirs["tenant"].id) == before
+
+
+def test_a_working_link_opens_no_other_case_of_the_same_creditor(
+    app: Flask, client: FlaskClient, session: Session, world, monkeypatch
+) -> None:
+    monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", False)
+    mine = world["mine"]
+    with unscoped(session):
+        neighbour = make_case(
+            session, mine["tenant"], debtor_name=NEIGHBOUR_DEBTOR, reference="OURS-2"
+        )
+        document = Document(
+            tenant_id=neighbour.tenant_id, case_id=neighbour.id, kind=DocumentKind.INVOICE,
+            filename="neighbour-invoice.pdf", content_type="application/pdf", size_bytes=15,
+            sha256="0" * 64,
+            storage_key=f"tenant/{neighbour.tenant_id}/case/{neighbour.id}/neighbour",
+            shareable_with_debtor=True,
+        )  # fmt: skip
+        session.add(document)
+        session.commit()
+        objects = {**mine, "case": neighbour, "document": document, "debtor": neighbour.debtor}
+    app.extensions["portal.storage"].put(
+        document.storage_key, io.BytesIO(b"%PDF-1.7\n%%EOF\n"), "application/pdf"
+    )
+    before = snapshot(session, mine["tenant"].id)
+
+    walked = walk_with_link(app, client, mine["token"], objects, (NEIGHBOUR_DEBTOR, "OURS-2"))
+
+    assert walked >= len(link_routes(app))
+    assert snapshot(session, mine["tenant"].id) == before
