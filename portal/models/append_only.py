@@ -5,9 +5,10 @@ or a court was shown.
 
 One exception, narrow on purpose: once a debtor's retention period has passed, their
 personal data is erased, and the timeline's free text (notes, call outcomes, e-mail and
-letter texts) can hold it. Inside ``erasing_personal_data(session)`` the columns named in
-``ERASABLE_COLUMNS`` may be overwritten; every other column still refuses a change, and
-no row may be deleted.
+letter texts) and the ledger's descriptions (a dispute upheld, a legal cost) can hold
+it. Inside ``erasing_personal_data(session)`` the columns named in ``ERASABLE_COLUMNS``
+may be overwritten; every other column still refuses a change, and no row may be
+deleted.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ ERASING = "append_only.erasing_personal_data"
 # timeline entry may name an e-mail recipient).
 ERASABLE_COLUMNS: dict[str, frozenset[str]] = {
     "activities": frozenset({"summary", "outcome", "body", "details"}),
+    "ledger_entries": frozenset({"description"}),
 }
 
 

@@ -3,14 +3,21 @@
 ``export`` gathers what the portal holds about one debtor (a copy for the debtor who
 asks for it). ``erase_expired`` anonymises debtors whose cases are all closed, the
 latest closing longer ago than their client's retention period: names, contact details
-and the free text that may hold them are replaced, their documents' files deleted. What
-the ledger, the statements and the stages say is kept, so every figure still adds up.
+and the free text that may hold them are replaced, their documents' files deleted. Text
+that only quotes the debtor (mail to the creditor about the case, a ledger entry's or a
+legal cost's description, the rows of a CSV import) keeps its words with the debtor's
+name, contacts, addresses and numbers replaced; the uploaded import files they came in
+are deleted. What the ledger's figures and the stages say is kept, so every figure still
+adds up. Issued remittance statements are kept as issued: they are the creditor's
+accounting records, which the law makes them keep for years of their own.
 
 Run it unscoped (it reads every tenant's debtors); the caller commits.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -18,7 +25,7 @@ from enum import Enum
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import String, cast, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from portal.adapters.storage import Storage
@@ -35,8 +42,12 @@ from portal.models import (
     DocumentStatus,
     EnforcementAction,
     Hearing,
+    ImportBatch,
+    ImportRowError,
+    ImportStatus,
     InvoiceCheck,
     LedgerEntry,
+    LegalCost,
     LegalRequest,
     Notification,
     OutboxMessage,
@@ -50,6 +61,10 @@ from portal.models.append_only import erasing_personal_data
 from portal.services import audit
 
 ERASED = "[erased]"
+# Shorter values (a two-letter name part) would erase words that only happen to hold them.
+MIN_NEEDLE = 3
+# Imports whose uploaded file has served its purpose.
+FINISHED_IMPORTS = (ImportStatus.PLACED, ImportStatus.FAILED)
 # Timeline entries whose summary quotes free text (a note's first line, an e-mail's
 # subject, a document's file name); the others say what happened in the portal's words.
 FREE_TEXT_SUMMARIES = frozenset(
@@ -261,16 +276,96 @@ def _erase_timeline(session: Session, case_ids: Sequence[int]) -> None:
         session.flush()
 
 
-def _erase_mail(session: Session, debtor: Debtor) -> None:
-    """Mail sent to the debtor or their contacts (kept as sent, so it names them)."""
+def _needles(debtor: Debtor) -> list[str]:
+    """What names the debtor in text: their name, contacts, e-mail addresses, phone and
+    registration numbers (longest first, so a name is replaced before a part of it)."""
+    values = {
+        debtor.name, debtor.email, debtor.phone, debtor.registration_number, debtor.vat_number,
+        *(value for c in debtor.contacts for value in (c.name, c.email, c.phone)),
+    }  # fmt: skip
+    found = {value.strip() for value in values if value and len(value.strip()) >= MIN_NEEDLE}
+    return sorted(found, key=lambda needle: (-len(needle), needle))
+
+
+def _redact(text: str, needles: Sequence[str]) -> str:
+    for needle in needles:
+        text = re.sub(re.escape(needle), ERASED, text, flags=re.IGNORECASE)
+    return text
+
+
+def _mentioning(column: Any, needles: Sequence[str]) -> Any:
+    """SQL: ``column`` holds one of ``needles`` (in any case)."""
+    lowered = func.lower(column)
+    return or_(*(lowered.contains(needle.lower(), autoescape=True) for needle in needles))
+
+
+def _as_json(needles: Sequence[str]) -> list[str]:
+    """The needles as they read inside a stored JSON document too (non-ASCII escaped)."""
+    return sorted({*needles, *(json.dumps(needle)[1:-1] for needle in needles)})
+
+
+def _erase_mail(session: Session, debtor: Debtor, needles: Sequence[str]) -> None:
+    """Mail sent to the debtor or their contacts (kept as sent, so it names them) is
+    erased; mail to the creditor that names them keeps its words without the names."""
     addresses = {debtor.email, *(contact.email for contact in debtor.contacts)} - {None, ""}
-    if not addresses:
-        return
-    sent = select(OutboxMessage).where(
-        and_(OutboxMessage.tenant_id == debtor.tenant_id, OutboxMessage.recipient.in_(addresses))
+    mail = select(OutboxMessage).where(
+        OutboxMessage.tenant_id == debtor.tenant_id,
+        or_(
+            OutboxMessage.recipient.in_(addresses),
+            _mentioning(OutboxMessage.subject, needles),
+            _mentioning(OutboxMessage.body_text, needles),
+        ),
     )
-    for message in session.scalars(sent):
-        message.recipient, message.subject, message.body_text = ERASED, ERASED, ERASED
+    for message in session.scalars(mail):
+        if message.recipient in addresses:
+            message.recipient, message.subject, message.body_text = ERASED, ERASED, ERASED
+        else:
+            message.subject = _redact(message.subject, needles)
+            message.body_text = _redact(message.body_text, needles)
+
+
+def _erase_descriptions(session: Session, case_ids: Sequence[int], needles: Sequence[str]) -> None:
+    """Descriptions typed about money (a dispute upheld, a legal cost) that name the debtor."""
+    costs = select(LegalCost).where(
+        LegalCost.case_id.in_(case_ids), _mentioning(LegalCost.description, needles)
+    )
+    for cost in session.scalars(costs):
+        cost.description = _redact(cost.description, needles)
+    entries = select(LedgerEntry).where(
+        LedgerEntry.case_id.in_(case_ids), _mentioning(LedgerEntry.description, needles)
+    )
+    with erasing_personal_data(session):
+        for entry in session.scalars(entries):
+            entry.description = _redact(entry.description, needles)[:300]
+        session.flush()
+
+
+def _erase_imports(
+    session: Session, storage: Storage, debtor: Debtor, case_ids: Sequence[int],
+    needles: Sequence[str],
+) -> None:  # fmt: skip
+    """The client's CSV imports: rows naming the debtor in previews and refusals, and the
+    uploaded files the debtor's cases were placed from (no longer needed once placed)."""
+    rejected = select(ImportRowError).where(
+        ImportRowError.tenant_id == debtor.tenant_id,
+        or_(_mentioning(ImportRowError.reason, needles),
+            _mentioning(cast(ImportRowError.raw, String), _as_json(needles))),
+    )  # fmt: skip
+    for row in session.scalars(rejected):
+        row.reason = _redact(row.reason, needles)
+        row.raw = [_redact(str(cell), needles) for cell in row.raw]
+    batches = select(ImportBatch).where(ImportBatch.tenant_id == debtor.tenant_id)
+    for batch in session.scalars(batches):
+        preview = batch.summary.get("preview") or []
+        redacted = [[_redact(str(cell), needles) for cell in row] for row in preview]
+        if redacted != preview:
+            batch.summary = {**batch.summary, "preview": redacted}
+    placed_from = select(ImportBatch).where(
+        ImportBatch.id.in_(select(Case.import_batch_id).where(Case.id.in_(case_ids))),
+        ImportBatch.status.in_(FINISHED_IMPORTS),
+    )
+    for batch in session.scalars(placed_from):
+        storage.delete(batch.storage_key)
 
 
 def _erase_documents(session: Session, storage: Storage, case_ids: Sequence[int]) -> int:
@@ -290,7 +385,10 @@ def erase(
     and how many documents were deleted."""
     cases = session.scalars(select(Case).where(Case.debtor_id == debtor.id)).all()
     case_ids = [case.id for case in cases]
-    _erase_mail(session, debtor)
+    needles = _needles(debtor)
+    _erase_mail(session, debtor, needles)
+    _erase_descriptions(session, case_ids, needles)
+    _erase_imports(session, storage, debtor, case_ids, needles)
     _erase_identity(debtor, cases, utcnow())
     _erase_free_text(session, case_ids)
     _erase_timeline(session, case_ids)

@@ -24,13 +24,19 @@ from portal.models import (
     Case,
     CaseMessage,
     Closure,
+    CostBearer,
     Debtor,
     DebtorKind,
     Dispute,
     DisputeEvidence,
     Document,
     DocumentStatus,
+    EntryKind,
+    ImportBatch,
+    ImportRowError,
+    ImportStatus,
     LedgerEntry,
+    LegalCost,
     OutboxMessage,
     Party,
     Role,
@@ -38,7 +44,15 @@ from portal.models import (
     User,
 )
 from portal.models.append_only import erasing_personal_data
-from portal.services import documents, ledger_check, payments, personal_data, stages, timeline
+from portal.services import (
+    documents,
+    ledger,
+    ledger_check,
+    payments,
+    personal_data,
+    stages,
+    timeline,
+)
 from portal.services.placement import ContactDetails, DebtorDetails, place_case
 from tenants.scoping import unscoped
 from tests.conftest import sign_in
@@ -48,6 +62,7 @@ LONG_AGO = datetime(2019, 1, 15, 10, tzinfo=UTC)
 NAME, EMAIL = "Hannelore Quast Bau GmbH", "hq@quast-bau.example"
 CONTACT, CONTACT_EMAIL = "Jolanda Quast", "jolanda@quast-bau.example"
 PDF = b"%PDF-1.4\n% a contract\n"
+CREDITOR_EMAIL = "finance@north.example"
 
 
 @dataclass(frozen=True)
@@ -69,6 +84,7 @@ class World:
     open_case: Ids  # placed recently, still open
     other_tenant: Ids  # closed long ago, at the patient client
     document: Ids
+    import_file: str  # the CSV file the expired debtor's case was placed from
 
 
 def _close(session: Session, case: Case, monkeypatch: pytest.MonkeyPatch | None) -> None:
@@ -115,7 +131,41 @@ def _expired_case(session: Session, storage: Storage, tenant: Tenant, admin: Use
         session, storage, case, filename=f"{NAME} contract.pdf", stream=io.BytesIO(PDF),
         kind="contract", shareable_with_debtor=True, uploaded_by_id=admin.id, max_bytes=10_000,
     )  # fmt: skip
+    _quoted_elsewhere(session, storage, case, admin)
     return case
+
+
+def _quoted_elsewhere(session: Session, storage: Storage, case: Case, admin: User) -> None:
+    """Where the debtor is only quoted: mail to the creditor, typed descriptions of money,
+    and the CSV import the case was placed from."""
+    session.add(OutboxMessage(
+        tenant_id=case.tenant_id, recipient=CREDITOR_EMAIL, transport="outbox",
+        subject=f"Placement received: {NAME}, {case.agency_reference}",
+        body_text=f"We placed the account of {NAME}. {CONTACT} is their contact.",
+    ))  # fmt: skip
+    ledger.book(
+        session, case, EntryKind.ADJUSTMENT, -1_000, value_date=date(2018, 12, 2),
+        description=f"Dispute upheld: {CONTACT} showed a damaged delivery",
+    )  # fmt: skip
+    session.add(LegalCost(
+        tenant_id=case.tenant_id, case_id=case.id, description=f"Court fee, claim against {NAME}",
+        amount_minor=5_000, currency=case.currency, recoverable_from=CostBearer.CREDITOR,
+        incurred_on=date(2018, 12, 3),
+    ))  # fmt: skip
+    key = f"tenant/{case.tenant_id}/imports/placements.csv"
+    storage.put(key, io.BytesIO(f"debtor_name\n{NAME}\n".encode()), "text/csv")
+    batch = ImportBatch(
+        tenant_id=case.tenant_id, created_by_id=admin.id, filename="placements.csv",
+        storage_key=key, status=ImportStatus.PLACED,
+        summary={"preview": [["N-1", NAME, "120.00"], ["N-2", "Someone Else Ltd", "80.00"]]},
+    )  # fmt: skip
+    session.add(batch)
+    session.flush()
+    session.add(ImportRowError(
+        tenant_id=case.tenant_id, batch_id=batch.id, line_number=3, raw=["N-1", NAME, "120,00"],
+        reason=f"Invoice RE-1 of {NAME} is already placed",
+    ))  # fmt: skip
+    case.import_batch_id = batch.id
 
 
 @pytest.fixture
@@ -138,9 +188,10 @@ def world(app: Flask, session: Session, monkeypatch: pytest.MonkeyPatch) -> Worl
             Ids(case.id, case.debtor_id, case.agency_reference)
             for case in (expired, recent, open_case, other_tenant)
         ]
+        batch = session.get(ImportBatch, session.get(Case, expired.id).import_batch_id)
         return World(
             Ids(patient.id, 0), admin, *cases,
-            Ids(document.id, 0, storage_key=document.storage_key),
+            Ids(document.id, 0, storage_key=document.storage_key), batch.storage_key,
         )  # fmt: skip
 
 
@@ -161,7 +212,7 @@ def _figures(session: Session) -> list[tuple[object, ...]]:
     return [
         *((c.id, c.stage, c.closure, c.placed_minor, c.claimed_minor, c.collected_minor,
            c.agency_reference, c.creditor_reference) for c in cases),
-        *((e.id, e.kind, e.amount_minor, e.value_date, e.description) for e in entries),
+        *((e.id, e.kind, e.amount_minor, e.value_date) for e in entries),
     ]  # fmt: skip
 
 
@@ -179,6 +230,7 @@ def test_only_the_expired_debtor_is_erased_and_nothing_personal_is_left(
         assert set(_rows_mentioning(session, NAME, EMAIL, CONTACT, CONTACT_EMAIL)) >= {
             "debtors", "debtor_contacts", "activities", "case_messages", "disputes",
             "dispute_evidence", "documents", "notifications", "outbox_messages",
+            "ledger_entries", "legal_costs", "import_batches", "import_row_errors",
         }  # fmt: skip
         untouched = {
             case.debtor_id: personal_data.export(session, session.get(Debtor, case.debtor_id))
@@ -219,6 +271,38 @@ def test_the_documents_files_are_gone_and_no_longer_offered(
     sign_in(client, world.admin)
     path = f"/agency/cases/{world.expired.id}/documents/{world.document.id}"
     assert client.get(path).status_code == 404
+
+
+def test_text_that_quotes_the_debtor_keeps_its_words_without_them(
+    app: Flask, session: Session, world: World
+) -> None:
+    storage: Storage = app.extensions["portal.storage"]
+    assert storage.head(world.import_file)
+    _erase(app)
+    with pytest.raises(DocumentNotFound):
+        storage.head(world.import_file)
+    with unscoped(session):
+        session.expire_all()
+        mail = session.scalars(
+            select(OutboxMessage).where(OutboxMessage.recipient == CREDITOR_EMAIL)
+        ).one()
+        assert mail.subject == f"Placement received: [erased], {world.expired.agency_reference}"
+        assert mail.body_text == "We placed the account of [erased]. [erased] is their contact."
+        descriptions = session.scalars(
+            select(LedgerEntry.description).where(LedgerEntry.kind == EntryKind.ADJUSTMENT)
+        ).all()
+        assert descriptions == ["Dispute upheld: [erased] showed a damaged delivery"]
+        cost = session.scalars(select(LegalCost)).one()
+        assert cost.description == "Court fee, claim against [erased]"
+        batch = session.scalars(select(ImportBatch)).one()
+        assert batch.summary["preview"] == [
+            ["N-1", "[erased]", "120.00"], ["N-2", "Someone Else Ltd", "80.00"]
+        ]  # fmt: skip
+        row = session.scalars(select(ImportRowError)).one()
+        assert (row.raw, row.reason) == (
+            ["N-1", "[erased]", "120,00"],
+            "Invoice RE-1 of [erased] is already placed",
+        )
 
 
 def test_a_second_run_changes_nothing(app: Flask, session: Session, world: World) -> None:
@@ -297,7 +381,7 @@ def test_an_admin_downloads_everything_about_the_debtor(
     (case,) = exported["cases"]
     assert case["agency_reference"] == world.expired.agency_reference
     assert [i["amount_minor"] for i in case["invoices"]] == [125_000]
-    assert {e["kind"] for e in case["ledger"]} == {"principal", "payment"}
+    assert {e["kind"] for e in case["ledger"]} == {"principal", "payment", "adjustment"}
     assert any(CONTACT in (a["body"] or "") for a in case["activities"])
     assert case["disputes"][0]["evidence"][0]["statement"] == f"Letter from {CONTACT}"
     assert case["documents"][0]["filename"] == f"{NAME} contract.pdf"
