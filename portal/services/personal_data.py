@@ -20,12 +20,12 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time
 from enum import Enum
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import String, cast, exists, func, or_, select
+from sqlalchemy import Select, String, cast, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from portal.adapters.storage import Storage
@@ -194,8 +194,8 @@ def export(session: Session, debtor: Debtor) -> dict[str, object]:
 # --- erasure -------------------------------------------------------------------------------
 
 
-def _closed_since(session: Session) -> dict[int, datetime]:
-    """Debtors not yet erased whose every case is closed: when the latest closing was.
+def _closed_before(tenant_id: int, cutoff: datetime) -> Select[tuple[int]]:
+    """The client's debtors not yet erased whose every case was closed before ``cutoff``.
 
     A closed case's last stage change is its closing (the case updated time stands in
     for a case closed without one on its timeline).
@@ -204,35 +204,31 @@ def _closed_since(session: Session) -> dict[int, datetime]:
     open_case = exists().where(other_case.debtor_id == Debtor.id, other_case.stage != Stage.CLOSED)
     last_change = (
         select(Activity.case_id, func.max(Activity.occurred_at).label("at"))
-        .where(Activity.kind == ActivityKind.STAGE_CHANGE)
+        .where(Activity.tenant_id == tenant_id, Activity.kind == ActivityKind.STAGE_CHANGE)
         .group_by(Activity.case_id)
         .subquery()
     )
-    statement = (
-        select(Debtor.id, func.max(func.coalesce(last_change.c.at, Case.updated_at)))
+    return (
+        select(Debtor.id)
         .join(Case, Case.debtor_id == Debtor.id)
         .outerjoin(last_change, last_change.c.case_id == Case.id)
-        .where(Debtor.erased_at.is_(None), ~open_case)
+        .where(Debtor.tenant_id == tenant_id, Debtor.erased_at.is_(None), ~open_case)
         .group_by(Debtor.id)
+        .having(func.max(func.coalesce(last_change.c.at, Case.updated_at)) < cutoff)
     )
-    return dict(session.execute(statement).tuples().all())
 
 
 def due_for_erasure(session: Session, today: date) -> list[Debtor]:
     """Debtors to erase on ``today``: every case closed longer ago than the retention
-    months of their client, and not erased yet."""
-    closed = _closed_since(session)
-    if not closed:
-        return []
-    debtors = session.scalars(
-        select(Debtor).where(Debtor.id.in_(list(closed))).order_by(Debtor.id)
-    ).all()
-    retention = dict(session.execute(select(Tenant.id, Tenant.retention_months)).tuples().all())
-    return [
-        debtor
-        for debtor in debtors
-        if closed[debtor.id].date() < today - relativedelta(months=retention[debtor.tenant_id])
-    ]
+    months of their client, and not erased yet. One query per client, its cut-off in SQL:
+    the debtors still kept are never loaded."""
+    due: list[Debtor] = []
+    for tenant_id, months in session.execute(select(Tenant.id, Tenant.retention_months)):
+        cutoff = datetime.combine(today - relativedelta(months=months), time.min, UTC)
+        due.extend(
+            session.scalars(select(Debtor).where(Debtor.id.in_(_closed_before(tenant_id, cutoff))))
+        )
+    return sorted(due, key=lambda debtor: debtor.id)
 
 
 def _erase_identity(debtor: Debtor, cases: Sequence[Case], now: datetime) -> None:

@@ -341,6 +341,8 @@ def test_the_date_decides_who_is_due(session: Session, world: World) -> None:
     with unscoped(session):
         due = personal_data.due_for_erasure
         assert due(session, date(2024, 12, 1)) == []  # 71 months after closing
+        assert due(session, date(2025, 1, 15)) == []  # closed 72 months ago to the day
+        assert [d.id for d in due(session, date(2025, 1, 16))] == [world.expired.debtor_id]
         assert [d.id for d in due(session, date(2025, 2, 1))] == [world.expired.debtor_id]
         later = {d.id for d in due(session, date(2029, 2, 1))}
         assert later == {world.expired.debtor_id, world.other_tenant.debtor_id}
