@@ -11,8 +11,9 @@ from datetime import date
 from flask import current_app
 
 from portal import db
+from portal.db import utcnow
 from portal.models import Case, LedgerEntry
-from portal.services import letters, receipts
+from portal.services import letters, password_resets, receipts
 from tenants.scoping import unscoped
 
 
@@ -44,4 +45,18 @@ def email_letter(case_id: int, key: str, day: str, comment: str = "") -> None:
                 db.session, current_app.extensions["portal.mailer"], case, key,
                 today=date.fromisoformat(day), extra={"comment": comment},
             )  # fmt: skip
+        db.session.commit()
+
+
+def send_password_reset(email: str, ip_address: str | None) -> None:
+    """E-mail a link to choose a new password if the address has an account that may sign
+    in. Asked for on the sign-in page, which answers the same at once either way: whether
+    an address has an account shows neither in the page nor in how long it takes, nor
+    when the mail server is down (the job is tried again later)."""
+    settings = current_app.extensions["portal.settings"]
+    with unscoped(db.session):
+        password_resets.request_reset(
+            db.session, current_app.extensions["portal.mailer"], email,
+            base_url=settings.public_base_url, now=utcnow(), ip_address=ip_address,
+        )  # fmt: skip
         db.session.commit()

@@ -1,8 +1,9 @@
 """Passwords: a forgotten one (ask for a link by e-mail, open it, choose a new password)
 and the signed-in user's own change. Either ends the user's other sessions.
 
-Asking for a link answers the same whether or not the address has an account. A link
-that was used or has expired answers 410; one never sent, 404.
+Asking for a link answers the same, and as fast, whether or not the address has an
+account: the mail is a background job. A link that was used or has expired answers 410;
+one never sent, 404.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_login import current_user, login_required, logout_user
 from werkzeug.wrappers import Response
 
-from portal import db
+from portal import db, jobs
 from portal.auth import bp
 from portal.auth.forms import ChangePasswordForm, ForgotForm, NewPasswordForm
 from portal.db import utcnow
@@ -28,12 +29,9 @@ def forgot_password() -> str | tuple[str, int]:
         return render_template("auth/forgot.html", form=form)
     if not form.validate():
         return render_template("auth/forgot.html", form=form), 422
-    settings = current_app.extensions["portal.settings"]
-    password_resets.request_reset(
-        db.session, current_app.extensions["portal.mailer"], form.email.data,
-        base_url=settings.public_base_url, now=utcnow(), ip_address=request.remote_addr,
-    )  # fmt: skip
-    db.session.commit()
+    current_app.extensions["portal.jobs"].enqueue(
+        jobs.send_password_reset, form.email.data.strip(), request.remote_addr
+    )
     minutes = int(password_resets.VALID_FOR.total_seconds() // 60)
     return render_template("auth/forgot_sent.html", email=form.email.data.strip(), minutes=minutes)
 

@@ -31,6 +31,7 @@ from portal.models import OutboxMessage, Role
 from tenants.scoping import unscoped
 from tests.conftest import TEST_SECRET, sign_in
 from tests.factories import make_tenant, make_user
+from tests.integration.test_password_reset import ask
 from tests.jobs_support import (
     REDIS_TEST_URL,
     always_fails,
@@ -112,6 +113,26 @@ def test_a_job_runs_on_the_worker_with_the_app_context(
     assert outbox_subjects(session) == ["Your payment plan", "Your receipt"]
     assert on_redis.queue.count == 0
     assert on_redis.failed_count() == 0
+
+
+def test_asking_for_a_new_password_answers_alike_before_any_mail_is_sent(
+    app: Flask, client: FlaskClient, session: Session, on_redis: RedisJobs, people: dict
+) -> None:
+    """Whether an address has an account shows neither in the page nor in its timing (the
+    mail waits for the worker) nor when the mail server is down (the job is retried)."""
+    known = ask(client, people["creditor"].email)
+    unknown = ask(client, "nobody@nowhere.example")
+
+    assert known.status_code == unknown.status_code == 200
+    page = known.get_data(as_text=True).replace(people["creditor"].email, "ADDRESS")
+    assert page == unknown.get_data(as_text=True).replace("nobody@nowhere.example", "ADDRESS")
+    assert on_redis.queue.count == 2 and outbox_subjects(session) == []
+
+    run_worker(app)
+
+    with unscoped(session):
+        sent = session.scalars(select(OutboxMessage.recipient)).all()
+    assert sent == [people["creditor"].email]
 
 
 def test_the_portals_own_jobs_travel_by_their_path(app: Flask, on_redis: RedisJobs) -> None:
