@@ -22,6 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Refused in production (see Settings.problems).
 DEFAULT_SECRET_KEY = "local-development-only-secret-key"  # noqa: S105  # nosec B105
@@ -29,6 +32,10 @@ ENVIRONMENTS = ("development", "testing", "production")
 PAYMENT_PROVIDERS = ("simulated", "stripe")
 LOG_FORMATS = ("json", "text")
 JOBS_BACKENDS = ("thread", "inline", "rq")
+# Seconds the rate limiter waits for Redis: a counter takes well under a millisecond, so
+# Redis slower than this is treated as down, without a retry. The limiter then counts in
+# process memory (each web process on its own) and goes back to Redis once it answers.
+RATE_LIMIT_REDIS_TIMEOUT = 1.0
 
 
 class ConfigurationError(RuntimeError):
@@ -86,6 +93,15 @@ class Settings:
     # how long one job may run before the worker stops it (the dunning run is the longest).
     rq_queue: str = "portal"
     rq_job_timeout: int = 3600
+    # PostgreSQL, in seconds (0: no limit): how long opening a connection may take, in
+    # every process; and, inside a web request only, how long one statement may run and
+    # how long it may wait for a row or table another transaction holds. Both are below
+    # the web server's 30 s request timeout, so a request stuck behind a lock answers
+    # "try again" instead of being killed. Migrations, CLI commands and jobs (the thread
+    # pool's and the worker's) run outside any request and are never cut.
+    database_connect_timeout: int = 5
+    database_statement_timeout: int = 20
+    database_lock_timeout: int = 5
     # Agency staff sign in with a second factor (a code from an authenticator app). Left
     # unset: on in production, off elsewhere (the demo signs in with the password only).
     second_factor_for_staff: bool = True
@@ -123,6 +139,9 @@ class Settings:
             stripe_api_base=environ.get("STRIPE_API_BASE") or None,
             rq_queue=environ.get("RQ_QUEUE") or "portal",
             rq_job_timeout=_int(environ.get("RQ_JOB_TIMEOUT"), 3600),
+            database_connect_timeout=_int(environ.get("DATABASE_CONNECT_TIMEOUT"), 5),
+            database_statement_timeout=_int(environ.get("DATABASE_STATEMENT_TIMEOUT"), 20),
+            database_lock_timeout=_int(environ.get("DATABASE_LOCK_TIMEOUT"), 5),
             second_factor_for_staff=_bool(
                 environ.get("SECOND_FACTOR_FOR_STAFF"), default=env == "production"
             ),
@@ -145,6 +164,7 @@ class Settings:
             found.append("RQ_JOB_TIMEOUT must be positive")
         if self.max_document_bytes <= 0:
             found.append("MAX_DOCUMENT_BYTES must be positive")
+        found.extend(self._database_timeout_problems())
         found.extend(self._observability_problems())
         if self.payments_provider not in PAYMENT_PROVIDERS:
             found.append(f"PAYMENTS_PROVIDER {self.payments_provider!r} is not available")
@@ -165,6 +185,18 @@ class Settings:
                 "SECOND_FACTOR_FOR_STAFF cannot be off: staff sign in with a second factor"
             )
         return found
+
+    def _database_timeout_problems(self) -> list[str]:
+        timeouts = {
+            "DATABASE_CONNECT_TIMEOUT": self.database_connect_timeout,
+            "DATABASE_STATEMENT_TIMEOUT": self.database_statement_timeout,
+            "DATABASE_LOCK_TIMEOUT": self.database_lock_timeout,
+        }
+        return [
+            f"{name} must be 0 (no limit) or a number of seconds"
+            for name, seconds in timeouts.items()
+            if seconds < 0
+        ]
 
     def _observability_problems(self) -> list[str]:
         found = []
@@ -190,11 +222,26 @@ class Settings:
             "REMEMBER_COOKIE_SECURE": self.is_production,
             "WTF_CSRF_TIME_LIMIT": None,
             "RATELIMIT_STORAGE_URI": self.redis_url or "memory://",
+            "RATELIMIT_STORAGE_OPTIONS": self._rate_limit_storage_options(),
+            # Redis stopped or slow: limits are counted in memory rather than failing the
+            # request, and any other error of the limiter is logged, never a 500.
+            "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+            "RATELIMIT_SWALLOW_ERRORS": True,
             "RATELIMIT_HEADERS_ENABLED": True,
             "LOGIN_RATE_LIMIT": self.login_rate_limit,
             "API_RATE_LIMIT": self.api_rate_limit,
             # The document limit is enforced while streaming; this caps the whole request.
             "MAX_CONTENT_LENGTH": self.max_document_bytes + 1024 * 1024,
+        }
+
+    def _rate_limit_storage_options(self) -> dict[str, Any]:
+        """redis-py's options for the limiter's connection (none for memory)."""
+        if not self.redis_url:
+            return {}
+        return {
+            "socket_connect_timeout": RATE_LIMIT_REDIS_TIMEOUT,
+            "socket_timeout": RATE_LIMIT_REDIS_TIMEOUT,
+            "retry": Retry(NoBackoff(), 0),
         }
 
 

@@ -7,10 +7,11 @@ the same session without a request, and tests can bind it to an outer transactio
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, make_url
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -60,15 +61,51 @@ registry: scoped_session[Session] = scoped_session(sessionmaker(expire_on_commit
 session = cast(Session, registry)
 
 
-def make_engine(url: str, **options: Any) -> Engine:
-    """Create an engine; SQLite gets foreign keys and real SAVEPOINT support."""
+def make_engine(url: str, *, connect_timeout: int = 0, **options: Any) -> Engine:
+    """Create an engine; SQLite gets foreign keys and real SAVEPOINT support.
+
+    Elsewhere a new connection gives up after ``connect_timeout`` seconds (0: the
+    driver's default, which waits as long as the network does) unless the URL names
+    its own ``connect_timeout``: a server that accepts and never answers fails the
+    request instead of holding it.
+    """
     if url.startswith("sqlite"):
         options.setdefault("connect_args", {"check_same_thread": False})
         engine = create_engine(url, **options)
         _make_sqlite_transactional(engine)
         return engine
     options.setdefault("pool_pre_ping", True)
+    if connect_timeout and "connect_timeout" not in make_url(url).query:
+        options.setdefault("connect_args", {}).setdefault("connect_timeout", connect_timeout)
     return create_engine(url, **options)
+
+
+def limit_transactions(
+    engine: Engine,
+    *,
+    statement_timeout: int,
+    lock_timeout: int,
+    applies: Callable[[], bool],
+) -> None:
+    """On PostgreSQL, every transaction begun while ``applies()`` holds cancels a
+    statement that runs longer than ``statement_timeout`` seconds or waits longer than
+    ``lock_timeout`` for a lock (0: no limit); the statement raises ``OperationalError``.
+
+    The limits are set for the transaction only (``SET LOCAL``), so a pooled connection
+    carries nothing over to work that ``applies()`` leaves unlimited.
+    """
+    if engine.dialect.name != "postgresql" or not (statement_timeout or lock_timeout):
+        return
+    limits = {"statement": str(statement_timeout * 1000), "lock": str(lock_timeout * 1000)}
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        if applies():
+            connection.exec_driver_sql(
+                "SELECT set_config('statement_timeout', %(statement)s, true), "
+                "set_config('lock_timeout', %(lock)s, true)",
+                limits,
+            )
 
 
 def _make_sqlite_transactional(engine: Engine) -> None:

@@ -7,7 +7,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Flask, Response, has_app_context, render_template, request, session, url_for
+from flask import (
+    Flask,
+    Response,
+    has_app_context,
+    has_request_context,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user
 from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
@@ -60,7 +69,16 @@ def register_settings(app: Flask, overrides: Mapping[str, str] | None) -> Settin
 
 
 def register_database(app: Flask, settings: Settings) -> None:
-    engine = db.make_engine(settings.database_url)
+    engine = db.make_engine(
+        settings.database_url, connect_timeout=settings.database_connect_timeout
+    )
+    # Web requests only: migrations, CLI commands and jobs run outside any request.
+    db.limit_transactions(
+        engine,
+        statement_timeout=settings.database_statement_timeout,
+        lock_timeout=settings.database_lock_timeout,
+        applies=has_request_context,
+    )
     app.extensions["portal.engine"] = engine
     db.bind(engine)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 DOCUMENT_STORAGE = "document storage"
 PAYMENT_PROVIDER = "the payment provider"
 JOB_QUEUE = "the job queue"
+MAIL_SERVER = "the mail server"
 # Seconds a client is asked to wait before trying again (the Retry-After header).
 RETRY_AFTER_SECONDS = 30
 

@@ -1,6 +1,11 @@
 """Outgoing mail: kept in the outbox table by default, sent over SMTP when MAIL_URL says so.
 
 Either way the message is recorded in the outbox, so the portal shows what was sent.
+
+An SMTP server that is stopped, unreachable, slow or refusing for now (a 4xx reply)
+raises ``ServiceUnavailable`` within ``SMTP_TIMEOUT`` seconds per exchange, so a request
+that sends mail answers "try again" with nothing saved. A refusal for good (an address
+the server will never take) stays smtplib's own error.
 """
 
 from __future__ import annotations
@@ -13,7 +18,12 @@ from urllib.parse import unquote, urlparse
 
 from sqlalchemy.orm import Session
 
+from portal.adapters.errors import MAIL_SERVER, ServiceUnavailable
 from portal.models import OutboxMessage
+
+# Seconds smtplib waits to connect and for each reply: a silent server fails a request
+# well inside the web server's 30 s request timeout.
+SMTP_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True)
@@ -56,7 +66,7 @@ class SmtpMailer:
     username: str | None = None
     password: str | None = None
     starttls: bool = False
-    timeout: float = 10.0
+    timeout: float = SMTP_TIMEOUT
 
     def send(self, session: Session, mail: Mail) -> OutboxMessage:
         message = EmailMessage()
@@ -64,13 +74,32 @@ class SmtpMailer:
         message["To"] = mail.recipient
         message["Subject"] = mail.subject
         message.set_content(mail.body_text)
+        try:
+            self._deliver(message)
+        except OSError as error:  # smtplib's errors are OSErrors too
+            if _is_temporary(error):
+                raise ServiceUnavailable(MAIL_SERVER, type(error).__name__) from error
+            raise
+        return _record(session, mail, "smtp")
+
+    def _deliver(self, message: EmailMessage) -> None:
         with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
             if self.starttls:
                 smtp.starttls()
             if self.username:
                 smtp.login(self.username, self.password or "")
             smtp.send_message(message)
-        return _record(session, mail, "smtp")
+
+
+def _is_temporary(error: OSError) -> bool:
+    """No connection, a timeout, a dropped connection or a 4xx reply: worth trying later."""
+    if isinstance(error, smtplib.SMTPResponseException):
+        return 400 <= error.smtp_code < 500
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return all(400 <= code < 500 for code, _reply in error.recipients.values())
+    return not isinstance(error, smtplib.SMTPException) or isinstance(
+        error, smtplib.SMTPServerDisconnected
+    )
 
 
 def mailer_from_url(url: str, sender: str) -> Mailer:

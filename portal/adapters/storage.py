@@ -4,7 +4,8 @@ Keys are relative paths chosen by the portal (``tenant/<id>/case/<id>/<uuid>``);
 a key that could escape its folder is refused before any backend sees it.
 
 An S3 endpoint that is stopped, unreachable or slow raises ``ServiceUnavailable``
-within seconds (short timeouts, two retries), never a library error or a long hang.
+within seconds (short timeouts, two retries), never a library error or a hang that
+outlasts the web server's 30 s request timeout.
 
 Besides keeping bytes, a backend may hand out short-lived links so that browsers talk
 to it directly: ``download_url`` and ``upload_form`` return ``None`` where the backend
@@ -44,10 +45,12 @@ SERVER_SIDE_ENCRYPTION = "AES256"
 # RFC 5987 attr-char, besides the letters, digits and "_.-~" that quote() always keeps.
 _ATTR_CHARS = "!#$&+^`|"
 _NOT_TOKEN_SAFE = re.compile(r'[\x00-\x1f\x7f"\\%;]')
-# Seconds, and retries after the first attempt: a stopped endpoint fails a request in
-# seconds, a slow one in well under a minute.
-S3_CONNECT_TIMEOUT = 3
-S3_READ_TIMEOUT = 10
+# Seconds, and retries after the first attempt. A call gives up after three attempts
+# and the backoff between them (at most 3 s): an endpoint that accepts and then says
+# nothing in about 18 s, one that does not even accept in about 9 s, and the two at once
+# in 24 s at most, inside the web server's 30 s request timeout.
+S3_CONNECT_TIMEOUT = 2.0
+S3_READ_TIMEOUT = 5.0
 S3_RETRIES = 2
 _UNREACHABLE = (
     EndpointConnectionError,
@@ -226,7 +229,8 @@ class S3Storage:
 
     Every object is written with server-side encryption. ``endpoint_url`` points the
     client at an S3-compatible store (MinIO, a test server); such stores are addressed
-    path-style, since their host names rarely resolve per bucket.
+    path-style, since their host names rarely resolve per bucket. The timeouts (seconds)
+    and retries apply to each call to the store; ``client`` replaces the one built here.
     """
 
     def __init__(
@@ -236,6 +240,9 @@ class S3Storage:
         *,
         endpoint_url: str | None = None,
         client: Any = None,
+        connect_timeout: float = S3_CONNECT_TIMEOUT,
+        read_timeout: float = S3_READ_TIMEOUT,
+        retries: int = S3_RETRIES,
     ) -> None:
         self.bucket = bucket
         self.prefix = prefix.strip("/")
@@ -245,9 +252,9 @@ class S3Storage:
             config = Config(
                 signature_version="s3v4",
                 s3={"addressing_style": "path" if endpoint_url else "auto"},
-                connect_timeout=S3_CONNECT_TIMEOUT,
-                read_timeout=S3_READ_TIMEOUT,
-                retries={"max_attempts": S3_RETRIES, "mode": "standard"},
+                connect_timeout=connect_timeout,
+                read_timeout=read_timeout,
+                retries={"total_max_attempts": retries + 1, "mode": "standard"},
             )
             client = boto3.client("s3", endpoint_url=endpoint_url, config=config)
         self.client = client

@@ -144,7 +144,7 @@ def test_a_failed_commit_leaves_no_file_behind(
     sign_in(client, world["creditor"])
     case = world["case"]
     before = count(session, Document)
-    token = _csrf(client, f"/creditor/cases/{case.id}")
+    token = form_token(client, f"/creditor/cases/{case.id}")
     monkeypatch.setattr(db.session, "commit", commit)
     response = upload(client, case, samples.pdf(), token=token)
     monkeypatch.undo()
@@ -154,7 +154,7 @@ def test_a_failed_commit_leaves_no_file_behind(
     assert not (storage.root / key).exists()
 
 
-def _csrf(client: FlaskClient, page: str) -> str:
+def form_token(client: FlaskClient, page: str) -> str:
     page_html = client.get(page).get_data(as_text=True)
     found = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page_html)
     assert found, f"no form on {page}"
@@ -185,7 +185,7 @@ class _ServerAt(ThreadingHTTPServer):
 def pay_in_full(client: FlaskClient, case: Case) -> Any:
     page = f"/pay/{payment_links.token_for(case)}"
     return client.post(
-        f"{page}/checkout", data={"csrf_token": _csrf(client, page), "purpose": "full"}
+        f"{page}/checkout", data={"csrf_token": form_token(client, page), "purpose": "full"}
     )
 
 
@@ -349,14 +349,17 @@ def own_apps(app: Flask) -> Iterator[list[Flask]]:
 
 
 @pytest.fixture
-def own_postgres(database_url: str, own_apps: list[Flask], tmp_path) -> Iterator[Flask]:
+def own_postgres(
+    request: pytest.FixtureRequest, database_url: str, own_apps: list[Flask], tmp_path
+) -> Iterator[Flask]:
     """An app on a PostgreSQL database of its own, committed to for real (its connections
-    are killed, which the test's rolled-back transaction would not survive)."""
+    are killed or its rows locked, which the test's rolled-back transaction would not
+    survive); parametrised indirectly, with settings of the test's own."""
     if not database_url.startswith("postgresql"):
-        pytest.skip("connections are killed on PostgreSQL")
+        pytest.skip("connections are killed and rows locked on PostgreSQL")
     name = f"portal_faults_{uuid.uuid4().hex[:12]}"
     url = create_postgres_database(name)
-    other = _app(url, tmp_path)
+    other = build_app(url, tmp_path, **getattr(request, "param", {}))
     own_apps.append(other)
     migrate.upgrade(other.extensions["portal.engine"])
     yield other
@@ -367,12 +370,12 @@ def own_postgres(database_url: str, own_apps: list[Flask], tmp_path) -> Iterator
 @pytest.fixture
 def database_down(own_apps: list[Flask], tmp_path) -> FlaskClient:
     """A client of an app whose database is on a port where nothing listens."""
-    down = _app(f"postgresql+psycopg://postgres@127.0.0.1:{closed_port()}/portal", tmp_path)
+    down = build_app(f"postgresql+psycopg://postgres@127.0.0.1:{closed_port()}/portal", tmp_path)
     own_apps.append(down)
     return down.test_client()
 
 
-def _app(database_url: str, tmp_path) -> Flask:
+def build_app(database_url: str, tmp_path, **settings: str) -> Flask:
     return create_app(
         {
             "PORTAL_ENV": "testing",
@@ -380,6 +383,7 @@ def _app(database_url: str, tmp_path) -> Flask:
             "SECRET_KEY": TEST_SECRET,
             "DATABASE_URL": database_url,
             "STORAGE_URL": (tmp_path / "documents").as_uri(),
+            **settings,
         }
     )
 
@@ -410,7 +414,7 @@ def test_killed_database_connections_are_replaced_on_the_next_request(
     assert _kill_connections(database) >= 1
 
     with own_postgres.app_context():
-        token = _csrf(client, f"/creditor/cases/{case.id}")  # the request after the kill
+        token = form_token(client, f"/creditor/cases/{case.id}")  # the request after the kill
         assert upload(client, case, samples.pdf(), token=token).status_code == 302
         with unscoped(db.session):
             assert db.session.scalar(select(func.count()).select_from(Case)) == 1
@@ -421,7 +425,7 @@ def test_killed_database_connections_are_replaced_on_the_next_request(
 def test_a_database_that_does_not_answer_gives_the_clear_page_on_login(
     database_down: FlaskClient,
 ) -> None:
-    token = _csrf(database_down, "/login")
+    token = form_token(database_down, "/login")
     response = database_down.post(
         "/login", data={"csrf_token": token, "email": "anna@acme.example", "password": "x" * 12}
     )

@@ -11,6 +11,7 @@ from aiosmtpd.handlers import Message
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from portal.adapters.errors import ServiceUnavailable
 from portal.adapters.jobs import InProcessJobs
 from portal.adapters.mail import Mail, OutboxMailer, SmtpMailer, mailer_from_url
 from portal.models import OutboxMessage
@@ -65,7 +66,7 @@ def test_smtp_delivers_to_a_real_server_and_records_it(session: Session, smtp_se
 
 def test_smtp_failure_records_nothing(session: Session) -> None:
     mailer = SmtpMailer(host="127.0.0.1", port=1, sender="a@agency.example", timeout=2)
-    with pytest.raises(OSError):
+    with pytest.raises(ServiceUnavailable, match="the mail server"):
         mailer.send(session, Mail("debtor@example.com", "Reminder", "x"))
     assert session.scalars(select(OutboxMessage)).all() == []
 
