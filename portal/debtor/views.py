@@ -45,14 +45,15 @@ def shareable_documents(found: Case) -> list[Document]:
 def case_page(found: Case, token: str, *, problem: str | None = None) -> str:
     """The debtor's page: the claim, what was paid, the ways to pay (``problem``: why the
     last attempt was refused)."""
+    balance = ledger.balance(db.session, found)
     return render_page(
         "debtor/case.html",
         case=found,
         token=token,
         problem=problem,
         requested=request.args.get("requested"),
-        balance=ledger.balance(db.session, found),
-        options=checkouts.options(db.session, found),
+        balance=balance,
+        options=checkouts.options(db.session, found, balance),
         payments=[e for e in found.ledger_entries if e.kind in ledger.MONEY_IN_KINDS],
         documents=shareable_documents(found),
     )

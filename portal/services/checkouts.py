@@ -56,8 +56,12 @@ class PaymentOptions:
         return self.outstanding > 0
 
 
-def options(session: Session, case: Case) -> PaymentOptions:
-    outstanding = ledger.balance(session, case).outstanding if case.stage is not Stage.CLOSED else 0
+def options(session: Session, case: Case, balance: ledger.Balance | None = None) -> PaymentOptions:
+    """What the debtor may pay now; ``balance``: the case's, where the caller has it."""
+    if case.stage is Stage.CLOSED:
+        outstanding = 0
+    else:
+        outstanding = (balance or ledger.balance(session, case)).outstanding
     settlement = next(
         (s for s in settlements.settlements_of(session, case) if s.status in settlements.IN_FORCE),
         None,

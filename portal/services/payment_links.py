@@ -20,7 +20,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from portal.models import Case, Debtor, DebtorKind, Stage
 from portal.services import tokens
@@ -80,7 +80,9 @@ def find_case(session: Session, token: str, now: datetime) -> Case | None:
     has no tenant until the link says which."""
     if not 20 <= len(token) <= 100:
         return None
-    case = session.scalar(select(Case).where(Case.payment_link_hash == tokens.digest(token)))
+    # The debtor's page shows whose claim it is and to whom: loaded with the case.
+    opens = select(Case).options(joinedload(Case.debtor), joinedload(Case.tenant))
+    case = session.scalar(opens.where(Case.payment_link_hash == tokens.digest(token)))
     if case is None or case.payment_link_expires_at is None or case.payment_link_expires_at < now:
         return None
     return case
