@@ -36,12 +36,10 @@ with 1 on any error or mismatch. Not part of the test suite.
 from __future__ import annotations
 
 import argparse
-import fcntl
 import json
 import secrets
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -357,18 +355,7 @@ def main() -> None:
     if args.drive:
         drive(*args.drive)
         return
-    with Path(tempfile.gettempdir(), "load_bench.lock").open("w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            parser.error("another load bench is running (it would drop this one's database)")
-        processes = Processes(Path(tempfile.mkdtemp(prefix="journeys-bench-")))
-        try:
-            failures = bench(args, processes)
-        finally:
-            processes.stop_all()
-            if not (args.keep or args.reuse):
-                load_bench.drop_database()
+    failures = load_bench.run_alone(parser, args, "journeys-bench-", bench)
     raise SystemExit(1 if failures else 0)
 
 

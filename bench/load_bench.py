@@ -50,6 +50,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -806,19 +807,31 @@ def main() -> None:
         return
     if args.cases < args.tenants or args.tenants < 1 or args.users < 1 or args.seconds < 1:
         parser.error("--cases >= --tenants >= 1, --users >= 1 and --seconds >= 1")
+    errors = run_alone(parser, args, "load-bench-", bench)
+    raise SystemExit(1 if errors else 0)
+
+
+def run_alone(
+    parser: argparse.ArgumentParser,
+    args: argparse.Namespace,
+    prefix: str,
+    work: Callable[[argparse.Namespace, Processes], int],
+) -> int:
+    """Run ``work`` as the only bench on this machine (they share the database), with a
+    fresh working folder; stop the processes it started and, unless kept, drop the
+    database. What ``work`` returned."""
     with Path(tempfile.gettempdir(), "load_bench.lock").open("w") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             parser.error("another load bench is running (it would drop this one's database)")
-        processes = Processes(Path(tempfile.mkdtemp(prefix="load-bench-")))
+        processes = Processes(Path(tempfile.mkdtemp(prefix=prefix)))
         try:
-            errors = bench(args, processes)
+            return work(args, processes)
         finally:
             processes.stop_all()
             if not (args.keep or args.reuse):
                 drop_database()
-    raise SystemExit(1 if errors else 0)
 
 
 if __name__ == "__main__":
