@@ -59,6 +59,17 @@ from portal.models.payment import (
     PlanStatus,
     ProviderEvent,
 )
+from portal.models.rollup import (
+    DAY,
+    MONTH,
+    NO_COLLECTOR,
+    CallTotal,
+    CaseEventTotal,
+    CaseStageTotal,
+    DebtorTotal,
+    MoneyInTotal,
+    PlacementTotal,
+)
 from portal.models.security import PasswordReset, RecoveryCode
 from portal.models.statement import RemittanceStatement, StatementLine, StatementLineKind
 from portal.models.user import CREDITOR_ROLES, STAFF_ROLES, Role, StaffTenantAccess, User
@@ -66,14 +77,20 @@ from tenants.models import Tenant, TenantStatus
 
 __all__ = [
     "CREDITOR_ROLES",
+    "DAY",
+    "MONTH",
+    "NO_COLLECTOR",
     "STAFF_ROLES",
     "Activity",
     "ActivityKind",
     "ApiKey",
     "AppendOnlyError",
     "AuditEntry",
+    "CallTotal",
     "Case",
+    "CaseEventTotal",
     "CaseMessage",
+    "CaseStageTotal",
     "CheckStatus",
     "Checkout",
     "CheckoutPurpose",
@@ -84,6 +101,7 @@ __all__ = [
     "Debtor",
     "DebtorContact",
     "DebtorKind",
+    "DebtorTotal",
     "DeclineOutcome",
     "Delivery",
     "Dispute",
@@ -117,6 +135,7 @@ __all__ = [
     "LegalRequest",
     "LegalRequestStatus",
     "LetterTemplate",
+    "MoneyInTotal",
     "Notification",
     "NotificationDigest",
     "NotificationKind",
@@ -126,6 +145,7 @@ __all__ = [
     "PasswordReset",
     "PaymentAllocation",
     "PaymentPlan",
+    "PlacementTotal",
     "PlanStatus",
     "PromiseStatus",
     "PromiseToPay",

@@ -2,14 +2,16 @@
 agency earned, how promises and plans hold, what the legal pipeline carries.
 
 Four aggregate queries answer every table, whatever the number of cases: the cases per
-stage (their money summaries, through ``ix_cases_portfolio``; the currencies on offer and
-the legal stages come from the same rows), the ledger's payments and reversals (through
-``ix_ledger_kind_value_date``: per collector, client and month at once), promises, plans
-and legal requests (one pass over the cases for their currency), and the calls. Date
-boundaries are computed here and bound as parameters, so the same SQL runs on SQLite and
-PostgreSQL. Amounts are never added across currencies: money tables are for the filter's
-one currency. Reads go through the session's tenant scope, so staff limited to some
-clients see only those clients' figures.
+stage (the running totals per stage, ``CaseStageTotal``; the currencies on offer and the
+legal stages come from the same rows), the payments and reversals (``MoneyInTotal``:
+per collector, client and month at once), promises, plans and legal requests
+(``CaseEventTotal``), and the calls (``CallTotal``), each per day and per month. The
+running totals move with every write that changes their sources (``rollups``), so no
+page reads a case, call, event or payment one by one. Date boundaries are
+computed here and bound as parameters, so the same SQL runs on SQLite and PostgreSQL.
+Amounts are never added across currencies: money tables are for the filter's one currency.
+Reads go through the session's tenant scope (every running total is a tenant's), so staff
+limited to some clients see only those clients' figures.
 """
 
 from __future__ import annotations
@@ -23,39 +25,31 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Select,
-    String,
     Subquery,
     and_,
     func,
     literal_column,
-    null,
     or_,
     select,
-    type_coerce,
     union_all,
 )
-from sqlalchemy import case as sql_case
-from sqlalchemy.orm import QueryableAttribute, Session
+from sqlalchemy.orm import Session
 
 from portal.models import (
-    Activity,
-    ActivityKind,
-    Case,
-    EntryKind,
-    LedgerEntry,
-    LegalRequest,
+    MONTH,
+    NO_COLLECTOR,
+    CallTotal,
+    CaseEventTotal,
+    CaseStageTotal,
     LegalRequestStatus,
-    PaymentPlan,
+    MoneyInTotal,
     PlanStatus,
     PromiseStatus,
-    PromiseToPay,
     Stage,
     Tenant,
     User,
 )
-from portal.services.case_work import CallOutcome
-from portal.services.invoice_checks import Answer
-from portal.services.ledger import MONEY_IN_KINDS
+from portal.services import rollups
 from portal.services.money import is_currency
 from portal.services.report_months import month_index
 
@@ -70,12 +64,6 @@ PROMISE_LABELS = {PromiseStatus.KEPT: "Kept", PromiseStatus.BROKEN: "Broken",
                   PromiseStatus.OPEN: "Still open"}  # fmt: skip
 PLAN_STATUSES = (PlanStatus.ACTIVE, PlanStatus.COMPLETED, PlanStatus.BROKEN)
 REQUEST_STATUSES = tuple(LegalRequestStatus)
-# A call reached the debtor: the collector spoke with them, or the debtor answered an
-# invoice check (confirmed or disputed). Both are stored as the activity's words.
-SPOKE_OUTCOME = CallOutcome.SPOKE.label
-CHECK_ANSWERED = tuple(
-    f"Invoice check: {answer.label}" for answer in (Answer.CONFIRMED, Answer.DISPUTED)
-)
 
 
 # -- The filter ------------------------------------------------------------------------
@@ -166,14 +154,6 @@ def _months_between(first: date, last: date) -> int:
     return (last.year * 12 + last.month) - (first.year * 12 + first.month) + 1
 
 
-def _in_period(column: QueryableAttribute[date], filters: AgencyFilter) -> ColumnElement[bool]:
-    return column.between(filters.period_from, filters.period_to)
-
-
-def _during(column: QueryableAttribute[Any], filters: AgencyFilter) -> ColumnElement[bool]:
-    return and_(column >= filters.starts_at, column < filters.ends_before)
-
-
 def _whole(value: Any) -> int:
     """A sum or count as read: None (nothing to add up) is zero."""
     return int(value or 0)
@@ -230,74 +210,67 @@ def months_of(filters: AgencyFilter) -> list[tuple[date, date]]:
 
 def ledger_figures(session: Session, filters: AgencyFilter) -> LedgerFigures:
     """Payments and reversals in the period (by value date, in the filter's currency):
-    one query, summed per collector credited on the payment (``collector_id``), client
-    and month (a few thousand rows at most), added up here three ways. Money that came in
-    on unassigned cases is listed last as "Unassigned"; months without any show zero."""
-    entries = (
+    one query over their running totals (``MoneyInTotal``), summed three ways at once,
+    per collector credited on the payment, per client and per month (a row each). Money
+    that came in on unassigned cases is listed last as "Unassigned"; months without any
+    show zero."""
+    month = month_index(MoneyInTotal.day, [first for first, _ in months_of(filters)])
+    totals = (
         select(
-            LedgerEntry.collector_id,
-            LedgerEntry.tenant_id,
-            month_index(LedgerEntry.value_date, [first for first, _ in months_of(filters)]).label(
-                "month"
-            ),
-            sql_case((LedgerEntry.kind == EntryKind.PAYMENT, 1), else_=0).label("payment"),
-            (-LedgerEntry.amount_minor).label("amount"),
-            func.coalesce(LedgerEntry.commission_minor, 0).label("commission"),
+            MoneyInTotal.collector_key,
+            MoneyInTotal.tenant_id,
+            month.label("month"),
+            MoneyInTotal.payments,
+            MoneyInTotal.collected_minor,
+            MoneyInTotal.commission_minor,
         )
-        .where(
-            LedgerEntry.kind.in_(MONEY_IN_KINDS),
-            _in_period(LedgerEntry.value_date, filters),
-            LedgerEntry.currency == filters.currency,
-        )
+        .where(MoneyInTotal.currency == filters.currency, _spans(MoneyInTotal, filters))
         .subquery()
     )
-    # Grouped by the subquery's columns: PostgreSQL cannot tell that a GROUP BY
-    # expression with bound dates is the one selected.
-    sums = (
-        select(
-            entries.c.collector_id,
-            entries.c.tenant_id,
-            entries.c.month,
-            func.sum(entries.c.payment).label("n"),
-            func.sum(entries.c.amount).label("collected"),
-            func.sum(entries.c.commission).label("commission"),
-        )
-        .group_by(entries.c.collector_id, entries.c.tenant_id, entries.c.month)
-        .subquery()
-    )
+    sums = union_all(*(_summed(totals, way) for way in ("collector_key", "tenant_id", "month")))
+    summed = sums.subquery()
     statement = (
-        select(sums, User.name.label("collector"), Tenant.name.label("client"))
-        .outerjoin(User, User.id == sums.c.collector_id)
-        .join(Tenant, Tenant.id == sums.c.tenant_id)
+        select(summed, User.name.label("collector"), Tenant.name.label("client"))
+        .outerjoin(User, and_(summed.c.way == "collector_key", User.id == summed.c.key))
+        .outerjoin(Tenant, and_(summed.c.way == "tenant_id", Tenant.id == summed.c.key))
     )
-    collectors: dict[int | None, Collected] = {}
-    clients: dict[int | None, Collected] = {}
+    collectors, clients = [], []
     months = [Month(days[0].replace(day=1), 0, 0, days) for days in months_of(filters)]
     for row in session.execute(statement):
-        figures = (_whole(row.n), _whole(row.collected), _whole(row.commission))
-        _add(collectors, row.collector_id, row.collector or UNASSIGNED, figures)
-        _add(clients, row.tenant_id, row.client, figures)
-        month = months[row.month]
-        months[row.month] = replace(
-            month, collected=month.collected + figures[1], commission=month.commission + figures[2]
-        )
+        payments, money, commission = _whole(row.n), _whole(row.collected), _whole(row.commission)
+        if row.way == "collector_key":
+            key = _collector(row.key)
+            name = row.collector or UNASSIGNED
+            collectors.append(Collected(key, name, payments, money, commission))
+        elif row.way == "tenant_id":
+            clients.append(Collected(row.key, row.client, payments, money, commission))
+        else:
+            months[row.key] = replace(months[row.key], collected=money, commission=commission)
     return LedgerFigures(_by_collected(collectors), _by_collected(clients), months)
 
 
-def _add(
-    lines: dict[int | None, Collected], key: int | None, name: str, figures: tuple[int, int, int]
-) -> None:
-    payments, money, commission = figures
-    if (line := lines.get(key)) is not None:
-        payments, money = payments + line.payments, money + line.collected
-        commission += line.commission
-    lines[key] = Collected(key, name, payments, money, commission)
-
-
-def _by_collected(lines: dict[int | None, Collected]) -> list[Collected]:
-    return sorted(
-        lines.values(), key=lambda row: (row.key is None, -row.collected, row.name.lower())
+def _summed(totals: Subquery, way: str) -> Select[Any]:
+    """The totals summed per one of their columns (grouped by the subquery's column:
+    PostgreSQL cannot tell that a GROUP BY expression with bound dates is the one
+    selected); groups of nothing but zeros left out."""
+    sums = [
+        func.sum(totals.c[name]) for name in ("payments", "collected_minor", "commission_minor")
+    ]
+    return (
+        select(
+            literal_column(f"'{way}'").label("way"),
+            totals.c[way].label("key"),
+            sums[0].label("n"),
+            sums[1].label("collected"),
+            sums[2].label("commission"),
+        )
+        .group_by(totals.c[way])
+        .having(or_(*(total != 0 for total in sums)))
     )
+
+
+def _by_collected(lines: list[Collected]) -> list[Collected]:
+    return sorted(lines, key=lambda row: (row.key is None, -row.collected, row.name.lower()))
 
 
 def collected_per_collector(session: Session, filters: AgencyFilter) -> list[Collected]:
@@ -377,22 +350,22 @@ class Contacts:
 def contacts_per_collector(session: Session, filters: AgencyFilter) -> list[Contacts]:
     """Calls logged in the period per collector, and the right party contacts among them
     (the debtor was spoken to, or answered an invoice check). Not money: every currency.
-    One query."""
-    reached = or_(Activity.outcome == SPOKE_OUTCOME, Activity.summary.in_(CHECK_ANSWERED))
+    One query, over the running totals per day (``CallTotal``)."""
     sums = (
         select(
-            Activity.actor_id.label("key"),
-            func.count().label("calls"),
-            func.sum(sql_case((reached, 1), else_=0)).label("reached"),
+            CallTotal.collector_key.label("key"),
+            func.sum(CallTotal.calls).label("calls"),
+            func.sum(CallTotal.right_party).label("reached"),
         )
-        .where(Activity.kind == ActivityKind.CALL, _during(Activity.occurred_at, filters))
-        .group_by(Activity.actor_id)
+        .where(_spans(CallTotal, filters))
+        .group_by(CallTotal.collector_key)
+        .having(func.sum(CallTotal.calls) != 0)
         .subquery()
     )
     statement = select(sums, User.name).outerjoin(User, User.id == sums.c.key)
     rows = [
         Contacts(
-            row.key,
+            _collector(row.key),
             row.name or "Not recorded by a collector",
             _whole(row.calls),
             _whole(row.reached),
@@ -400,6 +373,17 @@ def contacts_per_collector(session: Session, filters: AgencyFilter) -> list[Cont
         for row in session.execute(statement)
     ]
     return sorted(rows, key=lambda row: (row.key is None, -row.right_party, row.name.lower()))
+
+
+def _spans(model: type[CallTotal | CaseEventTotal | MoneyInTotal], filters: AgencyFilter
+           ) -> ColumnElement[bool]:  # fmt: skip
+    """A totals table's rows that add up the period's days, each once."""
+    return rollups.in_period(model.span, model.day, filters.period_from, filters.period_to)
+
+
+def _collector(key: int) -> int | None:
+    """A collector's user id from a running total's key (None: no collector recorded)."""
+    return None if key == NO_COLLECTOR else key
 
 
 # -- Cases per stage ----------------------------------------------------------------------
@@ -418,31 +402,19 @@ class StageRow:
 
 
 def stage_rows(session: Session) -> list[StageRow]:
-    """Every currency, stage and client, today; one GROUP BY over the cases' summaries.
-    The currencies on offer and the legal pipeline's cases come from these rows too."""
-    sums = (
-        select(
-            Case.tenant_id,
-            Case.currency,
-            Case.stage,
-            func.count().label("cases"),
-            func.sum(Case.outstanding_minor).label("outstanding"),
-        )
-        .group_by(Case.tenant_id, Case.currency, Case.stage)
-        .subquery()
+    """Every currency, stage and client, today: the running totals per stage
+    (``CaseStageTotal``), one short read. The currencies on offer and the legal
+    pipeline's cases come from these rows too."""
+    statement = (
+        select(CaseStageTotal, Tenant.name)
+        .join(Tenant, Tenant.id == CaseStageTotal.tenant_id)
+        .where(CaseStageTotal.cases != 0)
     )
-    statement = select(sums, Tenant.name).join(Tenant, Tenant.id == sums.c.tenant_id)
     return [
-        StageRow(
-            row.currency,
-            Stage(row.stage),
-            row.tenant_id,
-            row.name,
-            _whole(row.cases),
-            _whole(row.outstanding),
-        )
-        for row in session.execute(statement)
-    ]
+        StageRow(total.currency, total.stage, total.tenant_id, name, total.cases,
+                 total.outstanding_minor)
+        for total, name in session.execute(statement).tuples()
+    ]  # fmt: skip
 
 
 def currencies_in(rows: Sequence[StageRow]) -> list[str]:
@@ -585,63 +557,37 @@ class CaseEvents:
     requests: list[RequestLine]  # one per status, zero-filled
 
 
-def _events(filters: AgencyFilter) -> Subquery:
+def _counted(filters: AgencyFilter) -> ColumnElement[bool]:
     """Promises due in the period; plans running, or ended in the period; requests for
-    legal action waiting, or decided in the period: one row each, with its case, who
-    took it (promises), its status as text and its amount."""
-    ended = PaymentPlan.status.in_((PlanStatus.COMPLETED, PlanStatus.BROKEN))
-    decided = LegalRequest.status != LegalRequestStatus.AWAITING_CREDITOR
-    promises: Select[Any] = select(
-        literal_column("'promise'").label("source"),
-        PromiseToPay.case_id.label("case_id"),
-        PromiseToPay.created_by_id.label("key"),
-        type_coerce(PromiseToPay.status, String).label("status"),
-        PromiseToPay.amount_minor.label("amount"),
-    ).where(PromiseToPay.status.in_(PROMISE_STATUSES), _in_period(PromiseToPay.due_on, filters))
-    plans: Select[Any] = select(
-        literal_column("'plan'"),
-        PaymentPlan.case_id,
-        null(),
-        type_coerce(PaymentPlan.status, String),
-        PaymentPlan.total_minor,
-    ).where(
-        or_(
-            PaymentPlan.status == PlanStatus.ACTIVE,
-            and_(ended, _during(PaymentPlan.ended_at, filters)),
-        )
+    legal action waiting, or decided in the period (the running totals' day is the due,
+    ended or decided day, see ``CaseEventTotal``)."""
+    now = or_(
+        and_(CaseEventTotal.source == "plan", CaseEventTotal.status == PlanStatus.ACTIVE.value),
+        and_(
+            CaseEventTotal.source == "legal",
+            CaseEventTotal.status == LegalRequestStatus.AWAITING_CREDITOR.value,
+        ),
     )
-    legal: Select[Any] = select(
-        literal_column("'legal'"),
-        LegalRequest.case_id,
-        null(),
-        type_coerce(LegalRequest.status, String),
-        LegalRequest.court_fees_minor + LegalRequest.lawyer_fees_minor,
-    ).where(
-        or_(
-            LegalRequest.status == LegalRequestStatus.AWAITING_CREDITOR,
-            and_(decided, _during(LegalRequest.decided_at, filters)),
-        )
-    )
-    return union_all(promises, plans, legal).subquery()
+    # What counts whatever its day is read off the month rows alone (each event once).
+    return or_(and_(now, CaseEventTotal.span == MONTH), and_(~now, _spans(CaseEventTotal, filters)))
 
 
 def case_events(session: Session, filters: AgencyFilter) -> CaseEvents:
     """Promises, plans and legal requests of the period on cases in the filter's currency,
-    counted and summed per kind, status and collector: one query, so the cases are read
-    once for the three tables (their currency and what they owe today)."""
-    events = _events(filters)
+    counted and summed per kind, status and collector: one query over their running
+    totals (``CaseEventTotal``), which also carry what the cases owe today."""
     sums = (
         select(
-            events.c.source,
-            events.c.key,
-            events.c.status,
-            func.count().label("n"),
-            func.sum(events.c.amount).label("amount"),
-            func.sum(Case.outstanding_minor).label("owed"),
+            CaseEventTotal.source,
+            CaseEventTotal.collector_key.label("key"),
+            CaseEventTotal.status,
+            func.sum(CaseEventTotal.events).label("n"),
+            func.sum(CaseEventTotal.amount_minor).label("amount"),
+            func.sum(CaseEventTotal.outstanding_minor).label("owed"),
         )
-        .join(Case, Case.id == events.c.case_id)
-        .where(Case.currency == filters.currency)
-        .group_by(events.c.source, events.c.key, events.c.status)
+        .where(CaseEventTotal.currency == filters.currency, _counted(filters))
+        .group_by(CaseEventTotal.source, CaseEventTotal.collector_key, CaseEventTotal.status)
+        .having(func.sum(CaseEventTotal.events) != 0)
         .subquery()
     )
     statement = select(sums, User.name).outerjoin(User, User.id == sums.c.key)
@@ -651,7 +597,8 @@ def case_events(session: Session, filters: AgencyFilter) -> CaseEvents:
     for row in session.execute(statement):
         n, amount, owed = _whole(row.n), _whole(row.amount), _whole(row.owed)
         if row.source == "promise":
-            line = promises.setdefault(row.key, PromiseLine(row.key, row.name or UNASSIGNED))
+            key = _collector(row.key)
+            line = promises.setdefault(key, PromiseLine(key, row.name or UNASSIGNED))
             line.counts[PromiseStatus(row.status)] = n
             line.amounts[PromiseStatus(row.status)] = amount
         elif row.source == "plan":

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from portal.adapters.mail import Mail, Mailer
 from portal.models import Activity, ActivityKind, Case
+from portal.services import rollups
 from portal.services.contact_rules import Channel, require_contact
 from portal.services.timeline import log_activity
 
@@ -66,11 +67,13 @@ def log_call(
     """Log a call attempt; ``ContactRefused`` when the guardrails do not allow a call now."""
     text = _text(notes, "notes", required=False)
     require_contact(session, case, Channel.CALL, now)
-    return log_activity(
+    activity = log_activity(
         session, case, ActivityKind.CALL, f"Call: {outcome.label.lower()}",
         actor_id=actor_id, outcome=outcome.label, body=text or None,
         visible_to_creditor=visible_to_creditor, occurred_at=now, call_outcome=outcome.value,
     )  # fmt: skip
+    rollups.call_logged(session, activity, reached=outcome is CallOutcome.SPOKE)
+    return activity
 
 
 def send_email(

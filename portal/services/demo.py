@@ -41,6 +41,7 @@ from portal.services import (
     payment_plans,
     payments,
     remittance,
+    rollups,
 )
 from portal.services.placement import (
     ContactDetails,
@@ -247,13 +248,13 @@ def _demo_legal_files(session: Session, lawyer: Lawyer, rng: random.Random) -> N
             tenant_id=case.tenant_id, case_id=case.id, lawyer_id=lawyer.id, status=status,
             court_fees_minor=45_000, lawyer_fees_minor=80_000, advance_minor=45_000,
             note="Reminder, demand letter and calls unanswered; the debtor is solvent.",
+            decided_at=utcnow() - timedelta(days=45) if approved else None,
+            decision_comment="Approved: the claim is undisputed." if approved else None,
         )  # fmt: skip
         session.add(request)
+        rollups.legal_request_moved(session, request, None)
         if not approved:
             continue
-        request.decided_at = utcnow() - timedelta(days=45)
-        request.decision_comment = "Approved: the claim is undisputed."
-        session.flush()
         proceeding = LegalProceeding(
             tenant_id=case.tenant_id, case_id=case.id, request_id=request.id,
             lawyer_id=lawyer.id, court=COURTS[number % len(COURTS)],
@@ -370,7 +371,8 @@ def _give_history(
 ) -> None:
     # Seed data is written as if the collection process had already run on it.
     stage, outcome = STAGE_MIX[number % len(STAGE_MIX)]
-    case.stage = stage
+    previous, case.stage = case.stage, stage
+    rollups.stage_moved(session, case, previous)
     last_action = case.placed_at + timedelta(days=rng.randint(3, 18), hours=rng.randint(1, 6))
     case.next_action_on = today + timedelta(days=rng.randint(-5, 10))
     if stage is not Stage.PLACED:
@@ -386,7 +388,7 @@ def _give_history(
         _ask_for_evidence(session, case, collector)
     if outcome:
         kind = ActivityKind.LETTER if "letter" in outcome.lower() else ActivityKind.CALL
-        log_activity(
+        logged = log_activity(
             session,
             case,
             kind,
@@ -395,6 +397,8 @@ def _give_history(
             outcome=outcome,
             occurred_at=last_action,
         )
+        if kind is ActivityKind.CALL:  # none of the seeded calls reached the debtor
+            rollups.call_logged(session, logged, reached=False)
     owed = sum(invoice.amount_minor for invoice in case.invoices)
     if stage is Stage.CLOSED and outcome == "Paid in full":
         _demo_payment(session, case, owed, today)

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, joinedload
 from portal.adapters.mail import Mailer
 from portal.db import utcnow
 from portal.models import ActivityKind, Case, CheckStatus, InvoiceCheck, Stage
-from portal.services import audit, letters, stages
+from portal.services import audit, letters, rollups, stages
 from portal.services.money import format_money
 from portal.services.timeline import log_activity
 
@@ -88,8 +88,9 @@ def record_answer(
         check.answered_at, check.answered_by_id = utcnow(), actor_id
     if check.follow_up_on is not None:
         case.next_action_on = check.follow_up_on
-    log_activity(session, case, ActivityKind.CALL, f"Invoice check: {answer.label}",
-                 actor_id=actor_id, outcome=outcome, body=text or None)  # fmt: skip
+    call = log_activity(session, case, ActivityKind.CALL, f"Invoice check: {answer.label}",
+                        actor_id=actor_id, outcome=outcome, body=text or None)  # fmt: skip
+    rollups.call_logged(session, call, reached=answer is not Answer.NO_ANSWER)
     audit.record(session, f"invoice_check.{answer.value}", actor_id=actor_id,
                  tenant_id=case.tenant_id, subject=check)  # fmt: skip
     session.flush()

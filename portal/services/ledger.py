@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
 from portal.models import Case, EntryKind, LedgerEntry
+from portal.services import rollups
 
 # The sign each kind of entry must carry: what is owed is positive, what pays it negative.
 SIGN_RULES = {
@@ -118,6 +119,7 @@ def book(
         if existing is None:
             raise
         return existing
+    rollups.entry_booked(session, entry, {c: s * amount_minor for c, s in SUMMARY_EFFECTS[kind]})
     return entry
 
 
@@ -144,6 +146,7 @@ def add_to_summaries(session: Session, entries: list[dict[str, Any]]) -> None:
         .values({column: table.c[column] + bindparam(column) for column in SUMMARY_COLUMNS}),
         [{"case_key": case_id, **moved} for case_id, moved in deltas.items()],
     )
+    rollups.money_moved(session, deltas)
     for case in session.identity_map.values():
         if isinstance(case, Case) and case.id in deltas:
             session.expire(case, list(SUMMARY_COLUMNS))

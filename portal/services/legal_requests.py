@@ -28,7 +28,7 @@ from portal.models import (
     Role,
     Stage,
 )
-from portal.services import audit, ledger, notices, stages
+from portal.services import audit, ledger, notices, rollups, stages
 from portal.services.money import format_money
 from portal.services.timeline import log_activity
 
@@ -113,6 +113,7 @@ def propose(
     )  # fmt: skip
     session.add(request)
     session.flush()
+    rollups.legal_request_moved(session, request, None)
     money = format_money(request.estimate_minor, case.currency)
     log_activity(session, case, ActivityKind.NOTE, f"Legal action proposed: {lawyer.label}",
                  actor_id=actor_id, outcome="Awaiting the creditor's decision",
@@ -166,6 +167,7 @@ def decide(
     else:
         request.status, request.decline_outcome = LegalRequestStatus.DECLINED, decline_outcome
         _decline(session, case, decline_outcome, text, actor_id)
+    rollups.legal_request_moved(session, request, LegalRequestStatus.AWAITING_CREDITOR)
     session.flush()
 
 

@@ -33,7 +33,7 @@ from portal.models import (
     PlanStatus,
     Stage,
 )
-from portal.services import ledger, payments, promises
+from portal.services import ledger, payments, promises, rollups
 from portal.services.money import format_money
 from portal.services.timeline import log_activity
 
@@ -255,6 +255,7 @@ def first_payment_made(
         return
     plan.customer_ref, plan.payment_method_ref = customer_ref, payment_method_ref
     plan.status = PlanStatus.ACTIVE
+    rollups.plan_moved(session, plan, PlanStatus.AWAITING_FIRST_PAYMENT)
     first = min(plan.instalments, key=lambda i: i.number)
     instalment_paid(session, first)
     log_activity(session, plan.case, ActivityKind.NOTE,
@@ -388,7 +389,8 @@ def break_plan(session: Session, plan: PaymentPlan, today: date, why: str) -> No
 
 
 def _end(session: Session, plan: PaymentPlan, status: PlanStatus, why: str) -> None:
-    plan.status, plan.ended_at = status, utcnow()
+    previous, plan.status, plan.ended_at = plan.status, status, utcnow()
+    rollups.plan_moved(session, plan, previous)
     if status is not PlanStatus.COMPLETED:
         for instalment in unpaid(plan):
             instalment.status, instalment.next_attempt_on = InstalmentStatus.CANCELLED, None

@@ -58,7 +58,7 @@ from portal.models import (
     Tenant,
 )
 from portal.models.append_only import erasing_personal_data
-from portal.services import audit
+from portal.services import audit, rollups
 
 ERASED = "[erased]"
 # Shorter values (a two-letter name part) would erase words that only happen to hold them.
@@ -239,7 +239,8 @@ def _erase_identity(debtor: Debtor, cases: Sequence[Case], now: datetime) -> Non
     debtor.contacts.clear()
     debtor.erased_at = now
     for case in cases:
-        case.debtor_key = debtor.identity_key
+        previous, case.debtor_key = case.debtor_key, debtor.identity_key
+        rollups.debtor_key_changed(case, previous)
         case.withdrawal_reason = ERASED if case.withdrawal_reason else None
         case.payment_link_nonce = case.payment_link_hash = case.payment_link_expires_at = None
 

@@ -38,7 +38,7 @@ from portal.models import (
     Tenant,
 )
 from portal.models.debtor import identity_key
-from portal.services import payment_links
+from portal.services import payment_links, rollups
 from portal.services.money import MAX_MINOR_UNITS, format_money, is_currency, minor_units
 from tenants.scoping import scoped_get
 
@@ -169,11 +169,7 @@ def _check_debtor(debtor: DebtorDetails) -> list[Problem]:
                         ("address_line1", 200), ("address_line2", 200), ("postal_code", 16),
                         ("city", 100)):  # fmt: skip
         found += _check_text(getattr(debtor, name), f"debtor.{name}", limit, required=False)
-    if debtor.email:
-        try:
-            validate_email(debtor.email, check_deliverability=False)
-        except EmailNotValidError:
-            found.append(Problem("debtor.email", "Not a valid e-mail address."))
+    found += _check_email(debtor.email, "debtor.email")
     if len(debtor.country) != 2 or not debtor.country.isalpha():
         found.append(Problem("debtor.country", "A two-letter country code, such as DE or GB."))
     for index, contact in enumerate(debtor.contacts):
@@ -181,8 +177,19 @@ def _check_debtor(debtor: DebtorDetails) -> list[Problem]:
         found += _check_text(contact.name, f"{where}.name", 200, required=True)
         found += _check_text(contact.position, f"{where}.position", 100, required=False)
         found += _check_text(contact.email, f"{where}.email", 254, required=False)
+        found += _check_email(contact.email, f"{where}.email")
         found += _check_text(contact.phone, f"{where}.phone", 32, required=False)
     return found
+
+
+def _check_email(value: str | None, name: str) -> list[Problem]:
+    if not value:
+        return []
+    try:
+        validate_email(value, check_deliverability=False)
+    except EmailNotValidError:
+        return [Problem(name, "Not a valid e-mail address.")]
+    return []
 
 
 def _check_invoices(request: PlacementRequest, today: date) -> list[Problem]:
@@ -405,6 +412,7 @@ def place_many(
         for request, debtor_id, reference in zip(requests, debtor_ids, references, strict=True)
     ]
     case_ids = _insert_returning_ids(session, Case, case_rows, ("agency_reference",))
+    rollups.cases_placed(session, case_rows)
     batch = _NewCases(tenant, requests, case_rows, case_ids, placed_by_id, when)
     _insert_invoices_and_principal(session, batch)
     _insert_placement_records(session, batch)

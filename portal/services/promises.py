@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from portal.db import utcnow
 from portal.models import ActivityKind, Case, PromiseStatus, PromiseToPay, Stage
-from portal.services import ledger
+from portal.services import ledger, rollups
 from portal.services.money import format_money
 from portal.services.timeline import log_activity
 
@@ -78,6 +78,7 @@ def make_promise(
     )
     session.add(promise)
     session.flush()
+    rollups.promise_moved(session, promise, case, None)
     log_activity(
         session, case, ActivityKind.PROMISE,
         f"Promise to pay {format_money(amount_minor, case.currency)} by {due_on.isoformat()}",
@@ -96,6 +97,7 @@ def settle_promises(session: Session, case: Case, today: date) -> list[PromiseTo
     for promise in promises:
         if paid - promise.paid_before_minor >= promise.amount_minor:
             promise.status, promise.resolved_at = PromiseStatus.KEPT, utcnow()
+            rollups.promise_moved(session, promise, case, PromiseStatus.OPEN)
             log_activity(
                 session, case, ActivityKind.PROMISE,
                 f"Promise to pay {format_money(promise.amount_minor, case.currency)} kept",
@@ -124,6 +126,7 @@ def mark_broken_promises(session: Session, today: date) -> list[PromiseToPay]:
         if promise in settle_promises(session, case, today) or promise.status != PromiseStatus.OPEN:
             continue
         promise.status, promise.resolved_at = PromiseStatus.BROKEN, utcnow()
+        rollups.promise_moved(session, promise, case, PromiseStatus.OPEN)
         case.priority = min(MAX_PRIORITY, case.priority + BROKEN_PROMISE_PRIORITY)
         log_activity(
             session, case, ActivityKind.PROMISE,

@@ -33,7 +33,7 @@ from portal.models import (
     Role,
     Stage,
 )
-from portal.services import audit, ledger, notices
+from portal.services import audit, ledger, notices, rollups
 from portal.services.timeline import log_activity
 
 AMICABLE = frozenset({Stage.PLACED, Stage.REMINDER, Stage.DEMAND, Stage.NEGOTIATION})
@@ -146,6 +146,7 @@ def move(
         case.next_action_on, case.withdrawal_requested_at = None, None
     elif previous is Stage.CLOSED:
         case.next_action_on = utcnow().date()
+    rollups.stage_moved(session, case, previous)
     _record(session, case, previous, actor_id, why)
     if target is Stage.CLOSED:
         _tell_creditor_closed(session, case, actor_id, why)

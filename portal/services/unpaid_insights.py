@@ -10,20 +10,26 @@ warning signs and delay, repeated debtors).
 Warning signs are a JSON list on each case, which SQLite and PostgreSQL query in
 different ways. They are grouped here by the list's JSON text instead (placement writes
 it sorted, so a set of signs always has the same text, and there are few different sets),
-and the few groups are split into signs in Python.
+and the few groups are split into signs in Python. Signs, delays and repeated debtors
+are read from running totals kept per placement day and month (``PlacementTotal``) and
+per debtor (``DebtorTotal``), moved with every placement and ledger posting
+(``rollups``); only repeated debtors within a placement period are counted from the
+cases themselves.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import date
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Subquery, func, select
 from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.util import AliasedClass
 
-from portal.models import Case, Debtor, Dispute
+from portal.models import Case, Debtor, DebtorTotal, Dispute, PlacementTotal
+from portal.services import rollups
 from portal.services.case_lists import (
     DISPUTE_OUTCOMES,
     NO_SIGN,
@@ -32,21 +38,16 @@ from portal.services.case_lists import (
     dispute_reason_key,
     placed_between,
     placement_delay,
-    warning_signs_text,
 )
 from portal.services.placement import warning_sign_label
 from portal.services.portfolio_report import ReportFilter, Totals, day_range_label
+from portal.services.rollups import DELAY_BUCKETS
+
+# Bounds for a placement period open on one side (the running totals' whole range).
+EARLIEST, LATEST = date(2000, 1, 1), date(2099, 12, 31)
 
 TOP_REASONS = 10
 TOP_DEBTORS = 20
-# How long accounts had been past due when they were placed, in days.
-DELAY_BUCKETS: tuple[tuple[int, int | None], ...] = (
-    (0, 30),
-    (31, 90),
-    (91, 180),
-    (181, 365),
-    (366, None),
-)
 IDENTIFIED_BY = {"reg": "registration number", "email": "e-mail address", "name": "name"}
 
 
@@ -221,20 +222,21 @@ def delay_bucket() -> ColumnElement[int]:
 def signs_and_delays(
     session: Session, report_filter: ReportFilter
 ) -> tuple[list[SignRow], list[DelayRow]]:
-    """Recovery by warning sign and by delay before placement, from one query grouped by
-    the signs' JSON text and the delay bucket (few groups: see the module's docstring)."""
-    signs_text, bucket = warning_signs_text().label("signs"), delay_bucket().label("delay")
+    """Recovery by warning sign and by delay before placement, from one query over the
+    running totals per placement day or month, signs' JSON text and delay bucket
+    (``PlacementTotal``: few rows, see the module's docstring)."""
     statement = (
         select(
-            signs_text,
-            bucket,
-            func.count(),
-            func.coalesce(func.sum(Case.placed_minor), 0),
-            func.coalesce(func.sum(Case.collected_minor), 0),
-            func.coalesce(func.sum(Case.claimed_minor), 0),
+            PlacementTotal.signs,
+            PlacementTotal.delay_bucket,
+            func.sum(PlacementTotal.cases),
+            func.coalesce(func.sum(PlacementTotal.placed_minor), 0),
+            func.coalesce(func.sum(PlacementTotal.collected_minor), 0),
+            func.coalesce(func.sum(PlacementTotal.claimed_minor), 0),
         )
-        .where(*_in_filter(report_filter))
-        .group_by(signs_text, bucket)
+        .where(PlacementTotal.currency == report_filter.currency, _placed_in(report_filter))
+        .group_by(PlacementTotal.signs, PlacementTotal.delay_bucket)
+        .having(func.sum(PlacementTotal.cases) != 0)
     )
     by_sign: dict[str, Totals] = {}
     by_delay: dict[int, Totals] = {}
@@ -256,6 +258,15 @@ def signs_and_delays(
     return signs, delays
 
 
+def _placed_in(report_filter: ReportFilter) -> ColumnElement[bool]:
+    """The placement totals' rows that add up the cases placed in the filter's period
+    (each day once; without a bound, every day on that side; no case is placed outside
+    ``EARLIEST`` to ``LATEST``)."""
+    first = min(max(report_filter.placed_from or EARLIEST, EARLIEST), LATEST)
+    last = min(max(report_filter.placed_to or LATEST, EARLIEST), LATEST)
+    return rollups.in_period(PlacementTotal.span, PlacementTotal.day, first, last)
+
+
 def _signs_in(text: str | None) -> list[str]:
     """The signs in a stored JSON list (anything else: none)."""
     try:
@@ -271,25 +282,15 @@ def repeat_debtors(session: Session, report_filter: ReportFilter) -> list[Debtor
     """Debtors placed more than once, most placements first (1 query; see
     ``case_lists.debtor_identity`` for how placements are matched to one debtor).
 
-    The cases are grouped by the key placement copied onto them, in the order of an index
-    that carries the summaries, so no debtor is read until the 20 are found; each of those
-    is then named from its own placements' debtors."""
-    identity = debtor_identity().label("identity")
-    cases = func.count()  # not count(id): the index holds no id, and reads no row then
+    Over every placement, the running totals per debtor (``DebtorTotal``) are read in the
+    order of their index, so no debtor is read until the 20 are found; for a placement
+    period the cases are grouped by the key placement copied onto them, in the order of
+    an index that carries the summaries. Each of the 20 is then named from its own
+    placements' debtors."""
     top = (
-        select(
-            identity,
-            cases.label("cases"),
-            func.coalesce(func.sum(Case.placed_minor), 0).label("placed"),
-            func.coalesce(func.sum(Case.collected_minor), 0).label("collected"),
-            func.coalesce(func.sum(Case.claimed_minor), 0).label("claimed"),
-        )
-        .where(*_in_filter(report_filter))
-        .group_by(identity)
-        .having(cases > 1)
-        .order_by(cases.desc(), func.sum(Case.placed_minor).desc(), identity)
-        .limit(TOP_DEBTORS)
-        .subquery()
+        _debtor_totals(report_filter)
+        if report_filter.placed_from is None and report_filter.placed_to is None
+        else _debtors_placed_in(report_filter)
     )
     named = aliased(Case)
     name = (
@@ -307,3 +308,39 @@ def repeat_debtors(session: Session, report_filter: ReportFilter) -> list[Debtor
         DebtorRow(key, name, Totals.of_sums(n, placed, collected, claimed))
         for key, n, placed, collected, claimed, name in session.execute(statement)
     ]
+
+
+def _debtor_totals(report_filter: ReportFilter) -> Subquery:
+    return (
+        select(
+            DebtorTotal.debtor_key.label("identity"),
+            DebtorTotal.cases.label("cases"),
+            DebtorTotal.placed_minor.label("placed"),
+            DebtorTotal.collected_minor.label("collected"),
+            DebtorTotal.claimed_minor.label("claimed"),
+        )
+        .where(DebtorTotal.currency == report_filter.currency, DebtorTotal.cases > 1)
+        .order_by(DebtorTotal.cases.desc(), DebtorTotal.placed_minor.desc(), DebtorTotal.debtor_key)
+        .limit(TOP_DEBTORS)
+        .subquery()
+    )
+
+
+def _debtors_placed_in(report_filter: ReportFilter) -> Subquery:
+    identity = debtor_identity().label("identity")
+    cases = func.count()  # not count(id): the index holds no id, and reads no row then
+    return (
+        select(
+            identity,
+            cases.label("cases"),
+            func.coalesce(func.sum(Case.placed_minor), 0).label("placed"),
+            func.coalesce(func.sum(Case.collected_minor), 0).label("collected"),
+            func.coalesce(func.sum(Case.claimed_minor), 0).label("claimed"),
+        )
+        .where(*_in_filter(report_filter))
+        .group_by(identity)
+        .having(cases > 1)
+        .order_by(cases.desc(), func.sum(Case.placed_minor).desc(), identity)
+        .limit(TOP_DEBTORS)
+        .subquery()
+    )

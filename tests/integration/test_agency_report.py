@@ -37,6 +37,7 @@ from portal.services import (
     payment_plans,
     payments,
     promises,
+    stages,
 )
 from portal.services.agency_report import AgencyFilter
 from portal.services.assignment import assign_cases
@@ -95,7 +96,8 @@ def call(session: Session, case: Case, who: User, outcome: CallOutcome, when: da
 def propose_legal(
     session: Session, case: Case, lawyer: Lawyer, legal: User, fees: int
 ) -> LegalRequest:
-    case.stage = Stage.NEGOTIATION
+    for step in ("send_reminder", "negotiate"):  # the stage machine moves every case
+        stages.move(session, case, step, actor_id=legal.id, role=None)
     return legal_requests.propose(
         session, case, lawyer=lawyer, estimate=Estimate(fees // 2, fees - fees // 2, 0),
         note="", actor_id=legal.id, role=Role.LEGAL,
