@@ -44,6 +44,7 @@ from portal.services import letters, notices, payment_links, second_factor
 from portal.services.placement import warning_sign_label
 from portal.services.users import may_sign_in, session_is_current
 from portal.web.access import apply_tenant_scope
+from portal.web.forms import refuse_nul_bytes
 from portal.web.health import register_health
 from portal.web.i18n import register_i18n
 from portal.web.observability import register_observability
@@ -183,6 +184,7 @@ def register_templates(app: Flask) -> None:
 
 def register_security(app: Flask) -> None:
     settings: Settings = app.extensions["portal.settings"]
+    app.before_request(refuse_nul_bytes)
 
     @app.after_request
     def _security_headers(response: Response) -> Response:

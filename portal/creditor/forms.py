@@ -138,6 +138,9 @@ class PlacementForm(FlaskForm):  # type: ignore[misc]
         def text(field: StringField) -> str | None:
             return (field.data or "").strip() or None
 
+        contact_fields = (self.contact_name, self.contact_position, self.contact_email,
+                          self.contact_phone)  # fmt: skip
+        # Any detail of a contact makes one (which needs a name), rather than being dropped.
         contact = (
             (
                 ContactDetails(
@@ -147,7 +150,7 @@ class PlacementForm(FlaskForm):  # type: ignore[misc]
                     text(self.contact_phone),
                 ),
             )
-            if text(self.contact_name)
+            if any(text(field) for field in contact_fields)
             else ()
         )
         return DebtorDetails(

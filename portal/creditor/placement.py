@@ -52,8 +52,12 @@ def place() -> Response | str | tuple[str, int]:
     if request.method == "GET":
         return render_page("creditor/place.html", form=form, quote=None)
     if "add_invoice" in request.form:
+        # The quote comes from the fields checked as the live quote checks them; the page
+        # names no problem yet, only a row more was asked for.
+        checked = PlacementForm()
+        checked.validate()
         form.invoices.append_entry()
-        return render_page("creditor/place.html", form=form, quote=_quote_for(form))
+        return render_page("creditor/place.html", form=form, quote=_quote_for(checked))
     form.validate()
     placement = form.to_request()
     if placement is not None:

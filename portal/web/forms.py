@@ -1,5 +1,9 @@
-"""Forms both the creditor's and the agency's pages use."""
+"""Forms both the creditor's and the agency's pages use, and the check every request's
+fields pass before any form reads them."""
 
+from itertools import chain
+
+from flask import abort, request
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Regexp
@@ -20,3 +24,25 @@ class FirstCodeForm(FlaskForm):  # type: ignore[misc]
             Regexp(r"^\s*\d{3}\s?\d{3}\s*$", message="The code has 6 digits."),
         ],
     )
+
+
+# Their views read the raw body (to sign or replay it), which parsing it as a form uses up;
+# they check their own fields.
+RAW_BODY_BLUEPRINTS = frozenset({"api", "webhooks"})
+
+
+def refuse_nul_bytes() -> None:
+    """Refuse (400) a request with a NUL byte in its query, its fields or a file's name.
+
+    No keyboard types one, and PostgreSQL cannot store one in text: left to the forms,
+    each would fail on it with a server error.
+    """
+    texts = chain.from_iterable(request.args.items(multi=True))
+    if request.blueprint not in RAW_BODY_BLUEPRINTS:
+        texts = chain(
+            texts,
+            chain.from_iterable(request.form.items(multi=True)),
+            (upload.filename or "" for _name, upload in request.files.items(multi=True)),
+        )
+    if any("\x00" in text for text in texts):
+        abort(400)

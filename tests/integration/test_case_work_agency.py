@@ -163,6 +163,29 @@ def test_empty_or_bad_entries_are_refused(
     assert every(session, OutboxMessage) == []
 
 
+@pytest.mark.parametrize(
+    ("action", "prefix", "fields"),
+    [
+        ("notes", "note", {"text": "Called\x00 twice"}),
+        ("emails", "email", {"subject": "Your\x00 account", "body": "Hello"}),
+        ("calls", "call", {"outcome": "spoke", "notes": "\x00"}),
+    ],
+)
+def test_a_nul_byte_is_refused_before_anything_is_stored(
+    collector: FlaskClient, session: Session, world, action, prefix, fields
+) -> None:
+    """No keyboard types one and PostgreSQL cannot store one: refused, not a server error."""
+    before = len(every(session, Activity, Activity.case_id == world["case"].id))
+    response = post(collector, world, action, prefix, **fields)
+    assert response.status_code == 400
+    assert len(every(session, Activity, Activity.case_id == world["case"].id)) == before
+    assert every(session, OutboxMessage) == []
+
+
+def test_a_nul_byte_in_a_search_is_refused(collector: FlaskClient, world) -> None:
+    assert collector.get("/agency/?q=Keller%00").status_code == 400
+
+
 def test_cease_contact_refuses_and_the_page_says_why(
     collector: FlaskClient, session: Session, world
 ) -> None:

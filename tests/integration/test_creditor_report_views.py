@@ -329,25 +329,30 @@ def test_dashboard_queries_do_not_grow_with_the_portfolio(
         "age_to=-5",
         "age_to=9999999",
         "currency=zz",
-        "currency=%00%00%00",
         "open=yes",
         "paid_from=2026-02-30",
         "paid_to=" + "1" * 300,
         "sign=" + "x" * 500,
-        "sign=%00",
         "delay=-1",
         "delay_to=ten",
         "dispute=bogus",
-        "reason=%00",
-        "debtor=%00",
         "debtor=" + "y" * 1000,
-        "q=%00",
     ],
 )
 def test_malformed_case_list_criteria_are_ignored(client: FlaskClient, world, query: str) -> None:
     response = sign_in(client, world["user"]).get(f"/creditor/?{query}", headers=HTMX)
     assert response.status_code == 200
     assert references(client, f"/creditor/?{query}") >= {"ALPHA-1", "BETA-1", "GAMMA-1"}
+
+
+@pytest.mark.parametrize(
+    "query", ["currency=%00%00%00", "sign=%00", "reason=%00", "debtor=%00", "q=%00"]
+)
+def test_a_nul_byte_in_the_criteria_is_refused(client: FlaskClient, world, query: str) -> None:
+    """No keyboard types one: the request is refused before any query reads it."""
+    response = sign_in(client, world["user"]).get(f"/creditor/?{query}", headers=HTMX)
+    assert response.status_code == 400
+    assert "ALPHA-1" not in response.get_data(as_text=True)
 
 
 def test_a_long_waiting_list_shows_the_oldest_ten(

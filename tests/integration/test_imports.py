@@ -360,6 +360,17 @@ def test_upload_without_a_file_is_refused(client: FlaskClient, world) -> None:
     assert "Choose the CSV file" in response.get_data(as_text=True)
 
 
+def test_a_file_name_with_a_nul_byte_is_refused(
+    client: FlaskClient, session: Session, world
+) -> None:
+    """The name is kept with the import, and PostgreSQL cannot store a NUL byte."""
+    sign_in(client, world["creditor"])
+    rows = [HEADER, row("R-1", "Keller Bau GmbH", "K-1", "100")]
+    response = upload(client, csv_bytes(rows), name="cases\x00.csv")
+    assert response.status_code == 400
+    assert count(session, ImportBatch) == 0
+
+
 def test_unknown_columns_wait_for_a_mapping_and_cannot_be_confirmed(
     client: FlaskClient, session: Session, world
 ) -> None:

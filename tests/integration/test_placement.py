@@ -274,6 +274,9 @@ def test_creditor_places_an_account_through_the_form(
         ({"contract_interest": "nine"}, "A percentage with at most two decimals"),
         ({"reminders_sent": "-3"}, "Number must be between 0 and 99."),
         ({"email": "not-mail"}, "Not a valid e-mail address."),
+        ({"contact_name": "Sam Becker", "contact_email": "not-mail"}, "Not a valid e-mail"),
+        # A contact's details without the contact's name are refused, not dropped.
+        ({"contact_email": "sam@nordwind.example"}, "Required."),
         ({"debtor_name": "<script>alert(1)</script>", "country": "Deutschland"}, "two-letter"),
     ],
 )
@@ -324,6 +327,20 @@ def test_add_invoice_row_and_quote_without_javascript(
     assert cases(session) == 0
 
 
+@pytest.mark.parametrize("changes", [{"debtor_kind": "robot"}, {"warning_signs": "ghosts"}])
+def test_adding_an_invoice_row_to_a_form_with_a_choice_not_offered_shows_the_form(
+    client: FlaskClient, session: Session, acme, changes
+) -> None:
+    sign_in(client, acme[1])
+    data = form_data(client, add_invoice="1", **changes)
+    del data["place"]
+    response = client.post("/creditor/place", data=data)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert 'name="invoices-2-number"' in page and "The claim can carry" not in page
+    assert cases(session) == 0
+
+
 def test_staff_cannot_place_for_a_tenant(client: FlaskClient, session: Session, acme) -> None:
     with unscoped(session):
         collector = make_user(session, Role.COLLECTOR)
@@ -347,6 +364,13 @@ def test_contact_details_have_limits(session: Session, acme) -> None:
     debtor = DebtorDetails(kind="business", name="Keller", contacts=(contact,))
     found = problems_of(session, replace(placement_request(), debtor=debtor))
     assert set(found) == {"debtor.contacts.0.position", "debtor.contacts.0.phone"}
+
+
+def test_a_contact_e_mail_is_checked_like_the_debtor_s(session: Session, acme) -> None:
+    contact = ContactDetails(name="Sam", email="sam at keller")
+    debtor = DebtorDetails(kind="business", name="Keller", contacts=(contact,))
+    found = problems_of(session, replace(placement_request(), debtor=debtor))
+    assert found == {"debtor.contacts.0.email": "Not a valid e-mail address."}
 
 
 def test_new_references_avoid_other_tenants_references(session: Session, acme, monkeypatch) -> None:
