@@ -307,7 +307,7 @@ def wait_for_worker(env: dict[str, str], timeout: float) -> None:
 
 def bench(args: argparse.Namespace, processes: Processes) -> int:
     print(f"Working folder (process logs): {processes.workdir}")
-    database_url, reused = load_bench.postgres_database(args.reuse)
+    database_url, reused = load_bench.postgres_database(args.database_name, args.reuse)
     print(f"\nData: {database_url}")
     people = load_bench.fill(database_url, args.cases, args.tenants, reused)
     secret_key = secrets.token_urlsafe(48)
@@ -348,7 +348,8 @@ def main() -> None:
     parser.add_argument("--links", type=int, default=3_000, help="debtor links to pay")
     parser.add_argument("--job-workers", type=int, default=1, help="flask worker processes")
     parser.add_argument("--job-timeout", type=float, default=300, help="seconds for the queue")
-    parser.add_argument("--reuse", action="store_true", help="reuse bench_load's data")
+    parser.add_argument("--reuse", action="store_true", help="reuse the database's data")
+    parser.add_argument("--database-name", default=load_bench.DATABASE_NAME)
     parser.add_argument("--keep", action="store_true", help="keep the bench_load database")
     parser.add_argument("--drive", nargs=2, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()

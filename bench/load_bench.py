@@ -172,26 +172,24 @@ def base_env() -> dict[str, str]:
 # --- the database and its data -----------------------------------------------------------
 
 
-def postgres_database(reuse: bool) -> tuple[str, bool]:
+def postgres_database(name: str, reuse: bool) -> tuple[str, bool]:
     """The scratch database's URL, and whether it already held data to reuse."""
     import psycopg  # noqa: PLC0415
 
     with psycopg.connect(POSTGRES_ADMIN, autocommit=True, connect_timeout=3) as admin:
-        exists = admin.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE_NAME,)
-        ).fetchone()
+        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
         if not (reuse and exists):
-            admin.execute(f'DROP DATABASE IF EXISTS "{DATABASE_NAME}" WITH (FORCE)')
-            admin.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            admin.execute(f'CREATE DATABASE "{name}"')
     base = POSTGRES_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
-    return f"{base}/{DATABASE_NAME}", bool(reuse and exists)
+    return f"{base}/{name}", bool(reuse and exists)
 
 
-def drop_database() -> None:
+def drop_database(name: str) -> None:
     import psycopg  # noqa: PLC0415
 
     with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{DATABASE_NAME}" WITH (FORCE)')
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def fill(database_url: str, cases: int, tenants: int, reuse: bool) -> dict[str, Any]:
@@ -736,7 +734,7 @@ def report(results: dict[str, Any]) -> int:
 def bench(args: argparse.Namespace, processes: Processes) -> int:
     print(f"Working folder (process logs): {processes.workdir}")
     rq = has_rq_backend() and not args.no_jobs
-    database_url, reused = postgres_database(args.reuse)
+    database_url, reused = postgres_database(args.database_name, args.reuse)
     print(f"\nData: {database_url}")
     people = fill(database_url, args.cases, args.tenants, reused)
     secret_key = secrets.token_urlsafe(48)
@@ -798,7 +796,11 @@ def main() -> None:
         "--job-timeout", type=float, default=900, help="seconds to wait for the queued jobs"
     )
     parser.add_argument("--no-jobs", action="store_true", help="no worker, no import or run")
-    parser.add_argument("--reuse", action="store_true", help="reuse bench_load's data")
+    parser.add_argument("--reuse", action="store_true", help="reuse the database's data")
+    parser.add_argument(
+        "--database-name", default=DATABASE_NAME,
+        help="the scratch database (reporting_bench.py's bench_reporting: its 1,000,000 cases)",
+    )  # fmt: skip
     parser.add_argument("--keep", action="store_true", help="keep the bench_load database")
     parser.add_argument("--drive", nargs=2, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -831,7 +833,7 @@ def run_alone(
         finally:
             processes.stop_all()
             if not (args.keep or args.reuse):
-                drop_database()
+                drop_database(args.database_name)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from typing import Any
 
 from flask import Response, flash, redirect, request, url_for
 from flask_login import current_user
@@ -23,7 +24,7 @@ from portal.services import (
     portfolio,
     stages,
 )
-from portal.services.case_lists import SORTS, all_cases, find_cases, stage_counts
+from portal.services.case_lists import SORTS, all_cases, find_cases
 from portal.services.money import AmountError, format_money, parse_amount, to_decimal
 from portal.services.spreadsheet import csv_lines
 from portal.web.access import load_or_404, stream_in_scope
@@ -31,7 +32,7 @@ from portal.web.downloads import csv_attachment
 from portal.web.filters import case_filter_from
 from portal.web.forms import MessageForm
 from portal.web.messaging import send_from_form
-from portal.web.rendering import render_page
+from portal.web.rendering import render_page, wants_fragment
 
 EXPORT_COLUMNS = [
     "agency_reference",
@@ -50,19 +51,25 @@ EXPORT_COLUMNS = [
 @bp.get("/")
 def home() -> str:
     filters = case_filter_from(request.args)
-    return render_page(
-        "creditor/home.html",
-        fragment="case_list",
-        filters=filters,
-        page=find_cases(db.session, filters),
-        totals=portfolio.totals_by_currency(db.session),
-        open_cases=portfolio.open_case_count(db.session),
-        stages=stage_counts(db.session),
-        all_stages=list(Stage),
-        sorts=SORTS,
-        waiting=creditor_decisions.waiting(db.session),
-        checks=invoice_checks.figures(db.session),
-    )
+    page: dict[str, Any] = {
+        "filters": filters, "page": find_cases(db.session, filters), "sorts": SORTS,
+    }  # fmt: skip
+    if wants_fragment():  # the list filtered as the creditor types: the list alone
+        return render_page("creditor/home.html", fragment="case_list", **page)
+    return render_page("creditor/home.html", **page, **_portfolio_figures())
+
+
+def _portfolio_figures() -> dict[str, Any]:
+    """What the whole page shows above the list."""
+    overview = portfolio.overview(db.session)
+    return {
+        "totals": overview.totals,
+        "open_cases": overview.open_cases,
+        "stages": overview.stages,
+        "all_stages": list(Stage),
+        "waiting": creditor_decisions.waiting(db.session),
+        "checks": invoice_checks.figures(db.session),
+    }
 
 
 @bp.get("/cases.csv")

@@ -319,11 +319,6 @@ def all_cases(session: Session, filters: CaseFilter, chunk: int = 500) -> Iterat
         offset += chunk
 
 
-def stage_counts(session: Session) -> dict[Stage, int]:
-    statement = select(Case.stage, func.count()).group_by(Case.stage)
-    return {stage: int(count) for stage, count in session.execute(statement)}
-
-
 # --- the SQL the dashboards' figures and the case lists behind them share ----------------
 # A figure and the list it links to are computed with the same expression, so the list
 # holds exactly the cases the figure counts. Everything here runs on SQLite and PostgreSQL.

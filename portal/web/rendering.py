@@ -14,7 +14,13 @@ from jinja2_fragments.flask import render_block
 from portal.extensions import htmx
 
 
+def wants_fragment() -> bool:
+    """Whether this request is htmx asking for a fragment, not the whole page: a view may
+    leave out what only the whole page shows."""
+    return bool(htmx and not htmx.boosted)
+
+
 def render_page(template: str, fragment: str | None = None, **context: Any) -> str:
-    if fragment and htmx and not htmx.boosted:
+    if fragment and wants_fragment():
         return str(render_block(template, fragment, **context))
     return render_template(template, **context)

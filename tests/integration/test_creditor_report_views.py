@@ -355,6 +355,24 @@ def test_a_nul_byte_in_the_criteria_is_refused(client: FlaskClient, world, query
     assert "ALPHA-1" not in response.get_data(as_text=True)
 
 
+def test_the_list_filtered_as_one_types_reads_only_the_list(
+    client: FlaskClient, session: Session, world
+) -> None:
+    """The figures above the list (money per currency, cases per stage, decisions
+    waiting) are worked out for the whole page, not for every filtered list htmx swaps in."""
+    sign_in(client, world["user"])
+    engine = session.get_bind()
+    with counted_queries(engine) as whole_page:
+        page = client.get("/creditor/?q=alpha").get_data(as_text=True)
+    with counted_queries(engine) as list_alone:
+        fragment = client.get("/creditor/?q=alpha", headers=HTMX).get_data(as_text=True)
+
+    assert "ALPHA-1" in page and "ALPHA-1" in fragment and "BETA-1" not in fragment
+    assert "Open cases" in page and "Open cases" not in fragment
+    assert not any("GROUP BY cases.currency" in sql for sql in list_alone)
+    assert len(list_alone) < len(whole_page) - 3
+
+
 def test_a_long_waiting_list_shows_the_oldest_ten(
     client: FlaskClient, session: Session, world
 ) -> None:

@@ -439,7 +439,7 @@ def test_the_balance_and_the_portfolio_count_what_was_given_back(session: Sessio
     payment_events.apply(session, SIMULATED, refund(ref, "evt_r", 25_000), TODAY)
     balance = ledger.balance(session, reload(session, Case, refunded.id))
     assert (balance.paid, balance.outstanding) == (75_000, 25_000)
-    [eur] = portfolio.totals_by_currency(session)
+    [eur] = portfolio.overview(session).totals
     assert (eur.currency, eur.placed, eur.collected, eur.outstanding) == (
         "EUR", 150_000, 125_000, 25_000)  # fmt: skip
     assert eur.recovery_rate == pytest.approx(125_000 / 150_000)
