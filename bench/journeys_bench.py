@@ -294,12 +294,15 @@ def ledger_verify(env: dict[str, str]) -> list[str]:
 
 
 def wait_for_worker(env: dict[str, str], timeout: float) -> None:
-    """Let the worker finish the mail and notices the run queued before counting."""
+    """Let the worker finish the mail and receipts the run queued before counting (what
+    is counted does not wait for them: placements, notes and payments are written in
+    the request)."""
     from portal.adapters.jobs import RedisJobs  # noqa: PLC0415
 
     queue = RedisJobs.from_url(env["REDIS_URL"], env["RQ_QUEUE"], 60)
     queue.wait_idle(timeout)
-    print(f"  the worker's queue is empty; failed jobs: {queue.failed_count()}")
+    left = queue.queue.count + queue.queue.started_job_registry.count
+    print(f"  jobs left on the worker's queue: {left}; failed jobs: {queue.failed_count()}")
 
 
 # --- the run --------------------------------------------------------------------------------
@@ -347,7 +350,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, help="gunicorn workers per instance")
     parser.add_argument("--links", type=int, default=3_000, help="debtor links to pay")
     parser.add_argument("--job-workers", type=int, default=1, help="flask worker processes")
-    parser.add_argument("--job-timeout", type=float, default=300, help="seconds for the queue")
+    parser.add_argument("--job-timeout", type=float, default=900, help="seconds for the queue")
     parser.add_argument("--reuse", action="store_true", help="reuse the database's data")
     parser.add_argument("--database-name", default=load_bench.DATABASE_NAME)
     parser.add_argument("--keep", action="store_true", help="keep the bench_load database")
