@@ -63,7 +63,7 @@ from portal import create_app, db, migrate
 from portal.db import Base, utcnow
 from portal.models import Case, RemittanceStatement, Role, Stage, Tenant, User
 from portal.models.debtor import identity_key
-from portal.services import lawyers, ledger_check, passwords
+from portal.services import lawyers, ledger_check, passwords, rollups
 from portal.services.case_work import CallOutcome
 from portal.services.users import create_user
 from tenants.onboarding import create_tenant
@@ -866,7 +866,7 @@ def finish(engine: Engine, on_postgres: bool) -> None:
           f"{time.perf_counter() - step:.1f} s")  # fmt: skip
     step = time.perf_counter()
     with Session(engine) as session, unscoped(session):
-        for model in ledger_check.TOTALS:
+        for model in rollups.MODELS:
             ledger_check.fill_totals(session, model)
         session.commit()
     print(f"  the dashboard's running totals (one INSERT ... SELECT per table): "
