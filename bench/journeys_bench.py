@@ -341,21 +341,10 @@ def bench(args: argparse.Namespace, processes: Processes) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--cases", type=int, default=20_000)
-    parser.add_argument("--tenants", type=int, default=20)
-    parser.add_argument("--users", type=int, default=50, help="concurrent clients")
-    parser.add_argument("--seconds", type=int, default=60, help="measured time")
-    parser.add_argument("--warmup", type=int, default=5, help="unmeasured start")
-    parser.add_argument("--workers", type=int, help="gunicorn workers per instance")
-    parser.add_argument("--links", type=int, default=3_000, help="debtor links to pay")
-    parser.add_argument("--job-workers", type=int, default=1, help="flask worker processes")
-    parser.add_argument("--job-timeout", type=float, default=900, help="seconds for the queue")
-    parser.add_argument("--reuse", action="store_true", help="reuse the database's data")
-    parser.add_argument("--database-name", default=load_bench.DATABASE_NAME)
-    parser.add_argument("--keep", action="store_true", help="keep the bench_load database")
-    parser.add_argument("--drive", nargs=2, type=Path, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    parser = load_bench.stack_arguments(
+        (__doc__ or "").splitlines()[0], users=50, seconds=60, links=3_000
+    )  # fmt: skip
+    args = load_bench.checked(parser)
     if args.drive:
         drive(*args.drive)
         return

@@ -781,34 +781,50 @@ def bench(args: argparse.Namespace, processes: Processes) -> int:
     return errors
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+def stack_arguments(
+    description: str, *, users: int, seconds: int, links: int
+) -> argparse.ArgumentParser:
+    """The options of every load script on this stack: the data, the clients, the
+    processes (the script adds its own)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--cases", type=int, default=20_000)
     parser.add_argument("--tenants", type=int, default=20)
-    parser.add_argument("--users", type=int, default=20, help="concurrent clients")
-    parser.add_argument("--seconds", type=int, default=30, help="measured time per phase")
-    parser.add_argument("--warmup", type=int, default=5, help="unmeasured start of each phase")
+    parser.add_argument("--users", type=int, default=users, help="concurrent clients")
+    parser.add_argument("--seconds", type=int, default=seconds, help="measured time")
+    parser.add_argument("--warmup", type=int, default=5, help="unmeasured start")
     parser.add_argument("--workers", type=int, help="gunicorn workers per instance")
-    parser.add_argument("--links", type=int, default=2_000, help="debtor links to open")
-    parser.add_argument("--import-rows", type=int, default=1_000)
+    parser.add_argument("--links", type=int, default=links, help="debtor links issued")
     parser.add_argument("--job-workers", type=int, default=1, help="flask worker processes")
     parser.add_argument(
         "--job-timeout", type=float, default=900, help="seconds to wait for the queued jobs"
     )
-    parser.add_argument("--no-jobs", action="store_true", help="no worker, no import or run")
     parser.add_argument("--reuse", action="store_true", help="reuse the database's data")
     parser.add_argument(
         "--database-name", default=DATABASE_NAME,
         help="the scratch database (reporting_bench.py's bench_reporting: its 1,000,000 cases)",
     )  # fmt: skip
-    parser.add_argument("--keep", action="store_true", help="keep the bench_load database")
+    parser.add_argument("--keep", action="store_true", help="keep the database")
     parser.add_argument("--drive", nargs=2, type=Path, help=argparse.SUPPRESS)
+    return parser
+
+
+def checked(parser: argparse.ArgumentParser) -> argparse.Namespace:
     args = parser.parse_args()
+    if args.cases < args.tenants or args.tenants < 1 or args.users < 1 or args.seconds < 1:
+        parser.error("--cases >= --tenants >= 1, --users >= 1 and --seconds >= 1")
+    return args
+
+
+def main() -> None:
+    parser = stack_arguments(
+        (__doc__ or "").splitlines()[0], users=20, seconds=30, links=2_000
+    )  # fmt: skip
+    parser.add_argument("--import-rows", type=int, default=1_000)
+    parser.add_argument("--no-jobs", action="store_true", help="no worker, no import or run")
+    args = checked(parser)
     if args.drive:
         drive(*args.drive)
         return
-    if args.cases < args.tenants or args.tenants < 1 or args.users < 1 or args.seconds < 1:
-        parser.error("--cases >= --tenants >= 1, --users >= 1 and --seconds >= 1")
     errors = run_alone(parser, args, "load-bench-", bench)
     raise SystemExit(1 if errors else 0)
 
