@@ -351,8 +351,11 @@ def _erase_imports(
     for row in session.scalars(rejected):
         row.reason = _redact(row.reason, needles)
         row.raw = [_redact(str(cell), needles) for cell in row.raw]
-    batches = select(ImportBatch).where(ImportBatch.tenant_id == debtor.tenant_id)
-    for batch in session.scalars(batches):
+    previews = select(ImportBatch).where(
+        ImportBatch.tenant_id == debtor.tenant_id,
+        _mentioning(cast(ImportBatch.summary, String), _as_json(needles)),
+    )
+    for batch in session.scalars(previews):
         preview = batch.summary.get("preview") or []
         redacted = [[_redact(str(cell), needles) for cell in row] for row in preview]
         if redacted != preview:
