@@ -41,7 +41,6 @@ import json
 import math
 import os
 import random
-import re
 import secrets
 import statistics
 import tempfile
@@ -56,6 +55,7 @@ from typing import Any
 
 import psycopg
 from flask.testing import FlaskClient
+from load_bench import csrf_token
 from sqlalchemy import Engine, event, func, insert, make_url, select, text
 from sqlalchemy.orm import Session
 
@@ -987,12 +987,11 @@ class StatementLog:
 
 
 def sign_in(client: FlaskClient, email: str) -> None:
-    page = client.get("/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
-    if token is None:
+    token = csrf_token(client.get("/login").get_data(as_text=True))
+    if not token:
         raise SystemExit("no CSRF token on the login page")
     response = client.post(
-        "/login", data={"email": email, "password": PASSWORD, "csrf_token": token.group(1)}
+        "/login", data={"email": email, "password": PASSWORD, "csrf_token": token}
     )
     if response.status_code != 302:
         raise SystemExit(f"signing in as {email} failed ({response.status_code})")
