@@ -162,6 +162,10 @@ def test_a_check_that_hangs_fails_on_time_and_is_not_started_twice() -> None:
         assert calls == ["hangs"]  # the second probe waited on the first run
     finally:
         release.set()
-    time.sleep(0.05)
-    assert readiness.run()["database"] == "ok"
+    # Once the hanging run has returned, the next probe starts the check afresh; until
+    # that thread has finished, a probe still waits on (and reports) the old run.
+    deadline = time.monotonic() + 5
+    while len(calls) < 2 and time.monotonic() < deadline:
+        assert readiness.run()["database"] == "ok"
+        time.sleep(0.01)
     assert calls == ["hangs", "hangs"]
