@@ -254,6 +254,25 @@ def json_lines(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.startswith("{")]
 
 
+def access_lines_once_written(
+    stdout: Path, request_ids: list[str], path: str
+) -> list[dict[str, Any]]:
+    """Gunicorn's access lines, read again until those named are there: each is written
+    after its response, so a busy machine can answer before it logs."""
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            logged = json_lines(stdout)
+        except json.JSONDecodeError:  # a line half written
+            logged = []
+        access = [line for line in logged if line.get("logger") == "gunicorn.access"]
+        seen = {line.get("request_id") for line in access}
+        if set(request_ids) <= seen and any(line["path"] == path for line in access):
+            return access
+        assert time.monotonic() < deadline, "gunicorn did not write the access lines"
+        time.sleep(0.05)
+
+
 def test_the_image_command_serves_the_portal(served: tuple[str, Path, Path]) -> None:
     base, stdout, stderr = served
     status, headers, body = fetch(f"{base}/healthz", {"X-Request-Id": "infra-check-1"})
@@ -277,9 +296,7 @@ def test_the_image_command_serves_the_portal(served: tuple[str, Path, Path]) -> 
         r'status="200"\} (\d+)\.0', body
     )  # fmt: skip
     assert int(count) >= 8
-    time.sleep(0.5)  # the access log line is written after the response
-
-    access = [line for line in json_lines(stdout) if line.get("logger") == "gunicorn.access"]
+    access = access_lines_once_written(stdout, ["infra-check-1"], "/readyz")
     [checked] = [line for line in access if line["request_id"] == "infra-check-1"]
     assert checked["path"] == "/healthz"
     assert checked["status"] == 200
