@@ -113,6 +113,8 @@ class Settlement(TenantOwned, Base):
     """A reduced amount that settles the claim in full once paid."""
 
     __tablename__ = "settlements"
+    # The settlements waiting longest for the creditor's decision, per tenant.
+    __table_args__ = (Index("ix_settlements_waiting", "tenant_id", "status", "created_at", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)

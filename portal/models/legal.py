@@ -14,7 +14,7 @@ import enum
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import JSON, BigInteger, Boolean, Date, ForeignKey, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Date, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, UTCDateTime, utcnow
@@ -61,6 +61,10 @@ class DeclineOutcome(enum.StrEnum):
 
 class LegalRequest(TenantOwned, Base):
     __tablename__ = "legal_requests"
+    # The proposals waiting longest for the creditor's decision, per tenant.
+    __table_args__ = (
+        Index("ix_legal_requests_waiting", "tenant_id", "status", "created_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)

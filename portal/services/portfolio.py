@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from portal.models import Case, Stage
+from portal.models import CaseStageTotal, PlacementTotal, Stage
+from portal.models.rollup import MONTH
 
 
 @dataclass(frozen=True)
@@ -36,23 +37,31 @@ class Overview:
 
 
 def overview(session: Session) -> Overview:
-    """From the cases' money summaries (one row per case, not per entry), in one pass over
-    the cases grouped by currency and stage."""
-    statement = select(
-        Case.currency,
-        Case.stage,
-        func.count(),
-        func.sum(Case.placed_minor),
-        func.sum(Case.collected_minor),
-        func.sum(Case.outstanding_minor),
-    ).group_by(Case.currency, Case.stage)
-    money: dict[str, tuple[int, int, int]] = {}
+    """From the running totals (``portal.models.rollup``), a few hundred rows however many
+    cases: cases and what they still owe per stage, and what was placed and collected per
+    month of placement."""
     stages: dict[Stage, int] = {}
-    for currency, stage, count, placed, collected, outstanding in session.execute(statement):
-        stages[stage] = stages.get(stage, 0) + int(count)
-        before = money.get(currency, (0, 0, 0))
-        money[currency] = (
-            before[0] + int(placed), before[1] + int(collected), before[2] + int(outstanding)
-        )  # fmt: skip
-    totals = [CurrencyTotals(currency, *money[currency]) for currency in sorted(money)]
+    outstanding: dict[str, int] = {}
+    by_stage = select(
+        CaseStageTotal.currency, CaseStageTotal.stage, CaseStageTotal.cases,
+        CaseStageTotal.outstanding_minor,
+    ).where(CaseStageTotal.cases != 0)  # fmt: skip
+    for currency, stage, cases, owed in session.execute(by_stage):
+        stages[stage] = stages.get(stage, 0) + cases
+        outstanding[currency] = outstanding.get(currency, 0) + owed
+    by_currency = (
+        select(
+            PlacementTotal.currency,
+            func.sum(PlacementTotal.placed_minor),
+            func.sum(PlacementTotal.collected_minor),
+        )
+        .where(PlacementTotal.span == MONTH, PlacementTotal.currency.in_(outstanding))
+        .group_by(PlacementTotal.currency)
+    )
+    money = {currency: (int(placed), int(collected))
+             for currency, placed, collected in session.execute(by_currency)}  # fmt: skip
+    totals = [
+        CurrencyTotals(currency, *money.get(currency, (0, 0)), outstanding[currency])
+        for currency in sorted(outstanding)
+    ]
     return Overview(totals, stages)

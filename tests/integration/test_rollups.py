@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from flask import Flask
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from portal.db import utcnow
@@ -53,6 +53,7 @@ from portal.services import (
     payment_plans,
     payments,
     personal_data,
+    portfolio,
     promises,
     rollups,
     settlements,
@@ -64,7 +65,7 @@ from portal.services.invoice_checks import Answer
 from portal.services.legal_requests import Estimate
 from portal.services.payment_plans import PlanChoice
 from portal.services.placement import WarningSign, place_case
-from tenants.scoping import unscoped
+from tenants.scoping import TenantScope, set_scope, unscoped
 from tests.factories import make_case, make_tenant, make_user, placement_request
 
 TODAY = utcnow().date()
@@ -195,6 +196,41 @@ def test_placements_and_payments_move_the_placement_and_debtor_totals(work: Sess
         (json.dumps(second.warning_signs), delay): (1, 10_000, 0),
     }
     verified(work)
+
+
+def test_a_creditors_headline_figures_are_the_sums_over_its_cases(
+    session: Session, tenant: Tenant
+) -> None:
+    """The portfolio's figures come from the totals; here they are checked against the
+    cases themselves, in two currencies, across stages, with a payment and a closed case,
+    and with another creditor's cases kept out."""
+    with unscoped(session):
+        make_case(session, make_tenant(session, "other"), amounts=(999_000,))
+        first = make_case(session, tenant, amounts=(100_000,))
+        make_case(session, tenant, amounts=(30_000, 20_000))
+        pounds = place_case(session, tenant, placement_request(None, None, (70_000,),
+                                                                currency="GBP"))  # fmt: skip
+        stages.move(session, first, "send_reminder", actor_id=None, role=None)
+        pay(session, first, 25_000, "part")
+        settlements.propose(session, pounds, amount_minor=60_000, note="", actor_id=None)
+        pay(session, pounds, 60_000, "settled")  # the rest written off, the case closed
+        session.commit()
+    set_scope(session, TenantScope.only(tenant.id))
+
+    found = portfolio.overview(session)
+    expected = session.execute(
+        select(Case.currency, func.sum(Case.placed_minor), func.sum(Case.collected_minor),
+               func.sum(Case.claimed_minor - Case.collected_minor))
+        .group_by(Case.currency).order_by(Case.currency)
+    ).all()  # fmt: skip
+    assert [(t.currency, t.placed, t.collected, t.outstanding) for t in found.totals] == [
+        tuple(row) for row in expected
+    ]
+    assert [(t.currency, t.placed, t.collected) for t in found.totals] == [
+        ("EUR", 150_000, 25_000), ("GBP", 70_000, 60_000)
+    ]  # fmt: skip
+    assert found.stages == {Stage.PLACED: 1, Stage.REMINDER: 1, Stage.CLOSED: 1}
+    assert found.open_cases == 2
 
 
 # -- Calls -----------------------------------------------------------------------------------
