@@ -79,7 +79,7 @@ def export_cases() -> Response:
 
     def rows() -> Iterator[list[object]]:
         for row in all_cases(db.session, filters):
-            case, owed = row.case, row.balance
+            case = row.case
             yield [
                 case.agency_reference,
                 case.creditor_reference,
@@ -87,9 +87,9 @@ def export_cases() -> Response:
                 case.stage.label,
                 case.currency,
                 case.placed_at.date().isoformat(),
-                to_decimal(owed.principal, case.currency),
-                to_decimal(owed.paid, case.currency),
-                to_decimal(owed.outstanding, case.currency),
+                to_decimal(case.placed_minor, case.currency),
+                to_decimal(case.collected_minor, case.currency),
+                to_decimal(case.outstanding_minor, case.currency),
                 case.next_action_on.isoformat() if case.next_action_on else "",
             ]
 

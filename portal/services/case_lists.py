@@ -23,11 +23,10 @@ from sqlalchemy import (
 )
 from sqlalchemy import case as sql_case
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import QueryableAttribute, Session, joinedload
+from sqlalchemy.orm import QueryableAttribute, Session, joinedload, selectinload
 from sqlalchemy.orm.util import AliasedClass
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
-from sqlalchemy.sql.selectable import Subquery
 
 from portal.db import utcnow
 from portal.models import (
@@ -42,7 +41,7 @@ from portal.models import (
     Stage,
 )
 from portal.services import creditor_decisions
-from portal.services.ledger import MONEY_IN_KINDS, Balance, balances
+from portal.services.ledger import MONEY_IN_KINDS
 from portal.services.money import minor_units
 
 PAGE_SIZE = 50
@@ -103,8 +102,10 @@ class CaseFilter:
 
 @dataclass(frozen=True)
 class CaseRow:
+    """A case as the lists show it; what it owes is read from its money summaries
+    (``Case.placed_minor`` and the rest), kept with its ledger."""
+
     case: Case
-    balance: Balance
     check: InvoiceCheck | None = None  # for invoices handed over for an early check
 
 
@@ -150,14 +151,6 @@ def _in_minor_units(amount: Decimal) -> ColumnElement[Decimal]:
     return sql_case(*whens, else_=amount.scaleb(2))
 
 
-def _owed_subquery() -> Subquery:
-    return (
-        select(LedgerEntry.case_id, func.sum(LedgerEntry.amount_minor).label("owed"))
-        .group_by(LedgerEntry.case_id)
-        .subquery()
-    )
-
-
 def _filtered(statement: Select[tuple[Case]], filters: CaseFilter) -> Select[tuple[Case]]:
     if filters.stage is not None:
         statement = statement.where(Case.stage == filters.stage)
@@ -190,14 +183,14 @@ def _filtered(statement: Select[tuple[Case]], filters: CaseFilter) -> Select[tup
 
 def _work_filtered(statement: Select[tuple[Case]], filters: CaseFilter) -> Select[tuple[Case]]:
     """The collector's criteria: balance, age, broken promises, who works the case."""
-    if filters.min_outstanding is not None or filters.max_outstanding is not None:
-        owed = _owed_subquery()
-        outstanding = func.coalesce(owed.c.owed, 0)
-        statement = statement.outerjoin(owed, owed.c.case_id == Case.id)
-        if filters.min_outstanding is not None:
-            statement = statement.where(outstanding >= _in_minor_units(filters.min_outstanding))
-        if filters.max_outstanding is not None:
-            statement = statement.where(outstanding <= _in_minor_units(filters.max_outstanding))
+    if filters.min_outstanding is not None:
+        statement = statement.where(
+            Case.outstanding_minor >= _in_minor_units(filters.min_outstanding)
+        )
+    if filters.max_outstanding is not None:
+        statement = statement.where(
+            Case.outstanding_minor <= _in_minor_units(filters.max_outstanding)
+        )
     today = filters.today or utcnow().date()
     if filters.min_age_days is not None:
         statement = statement.where(Case.oldest_due_on <= _days_before(today, filters.min_age_days))
@@ -259,24 +252,22 @@ def _sorted(statement: Select[tuple[Case]], sort: str) -> Select[tuple[Case]]:
             Case.priority.desc(), Case.next_action_on.asc().nulls_last(), Case.id
         )
     if sort == "outstanding":
-        owed = _owed_subquery()
-        return statement.outerjoin(owed, owed.c.case_id == Case.id).order_by(
-            func.coalesce(owed.c.owed, 0).desc(), Case.id
-        )
+        return statement.order_by(Case.outstanding_minor.desc(), Case.id)
     return statement.order_by(Case.next_action_on.asc().nulls_last(), Case.priority.desc(), Case.id)
 
 
 def _rows(session: Session, statement: Select[tuple[Case]]) -> list[CaseRow]:
-    statement = statement.options(joinedload(Case.debtor), joinedload(Case.tenant))
+    # The tenant by its own query: a page holds a few tenants at most, and joined to every
+    # row each tenant's settings would be read and decoded once per case.
+    statement = statement.options(joinedload(Case.debtor), selectinload(Case.tenant))
     cases = list(session.scalars(statement).unique())
-    sums = balances(session, cases)
     checks = {
         check.case_id: check
         for check in session.scalars(
             select(InvoiceCheck).where(InvoiceCheck.case_id.in_([case.id for case in cases]))
         )
     }
-    return [CaseRow(case, sums[case.id], checks.get(case.id)) for case in cases]
+    return [CaseRow(case, checks.get(case.id)) for case in cases]
 
 
 def _base(filters: CaseFilter) -> Select[tuple[Case]]:

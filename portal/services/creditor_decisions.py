@@ -6,9 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import exists, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session, joinedload
-from sqlalchemy.orm.strategy_options import _AbstractLoad
 from sqlalchemy.sql import ColumnElement
 
 from portal.models import (
@@ -47,22 +46,35 @@ WAITING_ON: tuple[tuple[type[Decided], ColumnElement[bool], str], ...] = (
 )  # fmt: skip
 
 
-def _with_case(model: type[Decided]) -> _AbstractLoad:
-    """Load each item's case and debtor in the same query (no query per row)."""
-    return joinedload(model.case).joinedload(Case.debtor)
-
-
 def waiting(session: Session, limit: int = 10) -> WaitingList:
     """What waits in the tenants the session sees: the ``limit`` oldest and how many in
-    all, in a fixed number of queries however long the list is."""
-    items: list[Waiting] = []
-    total = 0
-    for model, condition, what in WAITING_ON:
-        total += session.scalar(select(func.count()).select_from(model).where(condition)) or 0
-        oldest = select(model).where(condition).order_by(model.created_at, model.id).limit(limit)
-        rows: list[Decided] = list(session.scalars(oldest.options(_with_case(model))))
-        items += [Waiting(row.case, what, row.created_at, "decisions") for row in rows]
-    return WaitingList(sorted(items, key=lambda item: item.since)[:limit], total)
+    all, in three queries however long the list is: the counts together, the oldest of
+    each kind (their keys only) together, then the cases of the ones shown."""
+    counts = [
+        select(func.count()).select_from(model).where(condition).scalar_subquery()
+        for model, condition, _ in WAITING_ON
+    ]
+    total = sum(session.execute(select(*counts)).one())
+    if not total:
+        return WaitingList([], 0)
+    oldest_of_each = [
+        select(literal(kind).label("kind"), model.case_id, model.created_at, model.id)
+        .where(condition)
+        .order_by(model.created_at, model.id)
+        .limit(limit)
+        .subquery()
+        for kind, (model, condition, _) in enumerate(WAITING_ON)
+    ]
+    oldest = union_all(*(select(*each.c) for each in oldest_of_each)).subquery()
+    keys = session.execute(select(oldest).order_by(oldest.c.created_at, oldest.c.id).limit(limit))
+    shown = [(WAITING_ON[kind][2], case_id, since) for kind, case_id, since, _id in keys]
+    cases = session.scalars(
+        select(Case).where(Case.id.in_({case_id for _, case_id, _ in shown}))
+        .options(joinedload(Case.debtor))
+    )  # fmt: skip
+    by_id = {case.id: case for case in cases}
+    items = [Waiting(by_id[case_id], what, since, "decisions") for what, case_id, since in shown]
+    return WaitingList(items, total)
 
 
 def awaiting_decision() -> ColumnElement[bool]:

@@ -4,6 +4,7 @@ decline goes back to negotiation or closes the case; nothing else gets a case in
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from flask import Flask
@@ -11,6 +12,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from portal.db import utcnow
 from portal.models import (
     Case,
     Closure,
@@ -18,12 +20,14 @@ from portal.models import (
     LegalProceeding,
     LegalRequest,
     LegalRequestStatus,
+    Party,
     Role,
+    SettlementStatus,
     Stage,
     Tenant,
     User,
 )
-from portal.services import legal_requests
+from portal.services import disputes, legal_requests, settlements
 from portal.services.creditor_decisions import waiting
 from portal.services.legal_requests import Estimate, LegalRequestError
 from tenants.scoping import unscoped
@@ -106,10 +110,40 @@ def test_the_waiting_list_costs_the_same_queries_for_many_cases(
             found = waiting(session, limit=4)
             names = [item.case.debtor.name for item in found.items]
     selects = [[q for q in queries if q.startswith("SELECT")] for queries in (one, many)]
-    # A count and the oldest few per kind of decision, however many wait.
-    assert len(selects[1]) == len(selects[0]) == 6
+    # The counts, the oldest few of every kind, their cases: however many wait.
+    assert len(selects[1]) == len(selects[0]) == 3
     assert (len(names), found.total) == (4, 6)
     assert found.items[0].case.id == case.id  # the oldest first
+
+
+def test_the_waiting_list_merges_every_kind_of_decision_oldest_first(
+    session: Session, proposed
+) -> None:
+    case, request, _creditor = proposed
+    with unscoped(session):
+        tenant = session.get(Tenant, case.tenant_id)
+        offered = make_case(session, tenant, debtor_name="Offer AG", amounts=(100_000,))
+        settlement = settlements.propose(session, offered, amount_minor=10_000, note="",
+                                         actor_id=None)  # fmt: skip
+        contested = make_case(session, tenant, debtor_name="Contest KG")
+        dispute = disputes.open_dispute(session, contested, raised_by=Party.DEBTOR,
+                                        reason="Never ordered", actor_id=None, role=None,
+                                        today=utcnow().date())  # fmt: skip
+        assert settlement.status is SettlementStatus.AWAITING_CREDITOR
+        now = utcnow()
+        dispute.created_at = now - timedelta(days=3)
+        request.created_at = now - timedelta(days=2)
+        settlement.created_at = now - timedelta(days=1)
+        session.commit()
+        found = waiting(session)
+        two = waiting(session, limit=2)
+    assert found.total == two.total == 3
+    assert [(item.case.debtor.name, item.what) for item in found.items] == [
+        ("Contest KG", "Dispute: your evidence"),
+        ("Keller Bau GmbH", "Legal action proposed"),
+        ("Offer AG", "Settlement below the agency's authority"),
+    ]
+    assert [item.case.id for item in two.items] == [contested.id, case.id]
 
 
 def test_the_case_list_shows_every_case_waiting_for_the_creditor(
