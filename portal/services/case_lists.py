@@ -294,8 +294,12 @@ def find_cases(session: Session, filters: CaseFilter) -> CasePage:
     page = max(1, filters.page)
     cap = max(COUNT_CAP, page * PAGE_SIZE)
     found = _capped_count(session, base, cap)
-    statement = _sorted(base, filters.sort).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
-    return CasePage(_rows(session, statement), min(found, cap), page, capped=found > cap)
+    skipped = (page - 1) * PAGE_SIZE
+    # Counted first: a search that matches nothing (which reads every case) is read once.
+    rows = []
+    if found > skipped:
+        rows = _rows(session, _sorted(base, filters.sort).limit(PAGE_SIZE).offset(skipped))
+    return CasePage(rows, min(found, cap), page, capped=found > cap)
 
 
 def all_cases(session: Session, filters: CaseFilter, chunk: int = 500) -> Iterator[CaseRow]:

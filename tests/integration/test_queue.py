@@ -16,6 +16,7 @@ from portal.services.placement import InvoiceDetails, place_case
 from tenants.scoping import unscoped
 from tests.conftest import sign_in
 from tests.factories import make_tenant, make_user, placement_request
+from tests.querycount import counted_queries
 
 HTMX = {"HX-Request": "true"}
 TODAY = date(2026, 6, 1)
@@ -184,6 +185,30 @@ def test_amounts_are_in_each_currency_s_major_units(session: Session, queue_worl
             "Old Big GmbH",
             "Mine Trading Ltd",
         }
+
+
+def test_a_search_that_matches_nothing_reads_the_cases_once(
+    app, session: Session, queue_world
+) -> None:
+    """The count comes first; when nothing matches (or the page lies past the last case)
+    no page of rows is read: an unmatched search reads every case, and once is enough."""
+    engine = app.extensions["portal.engine"]
+    with unscoped(session):
+        with counted_queries(engine) as unmatched:
+            nothing = find_cases(session, CaseFilter(search="no such debtor"))
+        with counted_queries(engine) as past_the_end:
+            beyond = find_cases(session, CaseFilter(page=99))
+        with counted_queries(engine) as matched:
+            some = find_cases(session, CaseFilter(search="Old Big"))
+    assert (nothing.rows, nothing.total, beyond.rows) == ([], 0, [])
+    assert beyond.total > 0
+    selects = [
+        [sql for sql in sent if sql.startswith("SELECT")] for sent in (unmatched, past_the_end)
+    ]
+    assert [len(sent) for sent in selects] == [1, 1]  # the count alone
+    assert all("count(*)" in sent[0] for sent in selects)
+    assert [row.case.debtor.name for row in some.rows] == ["Old Big GmbH"]
+    assert len(matched) > 1
 
 
 def test_admins_get_checkboxes_and_collectors_do_not(client: FlaskClient, queue_world) -> None:
