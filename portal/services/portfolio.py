@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from portal.models import CaseStageTotal, PlacementTotal, Stage
-from portal.models.rollup import MONTH
+from portal.models import MONTH, CaseStageTotal, PlacementTotal, Stage
 
 
 @dataclass(frozen=True)
